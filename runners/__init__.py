@@ -1,0 +1,47 @@
+"""How one configuration runs: gateway, local models, sandbox, tasks, loop, population."""
+
+from __future__ import annotations
+
+from accord.runners.llm import (
+    Backend,
+    Completion,
+    Gateway,
+    LiteLLMBackend,
+    LLMRequest,
+    Meter,
+    ModelSpec,
+    RawCompletion,
+    ResponseCache,
+)
+from accord.runners.loop import LoopContext, Member, run_member
+from accord.runners.population import TaskOutcome, run_population
+from accord.runners.run import PASS_SOURCES, RunResult, run_config, score
+from accord.runners.sandbox import ExecResult, Executor, Sandbox, TestOutcome
+from accord.runners.tasks import Task, load_tasks
+
+__all__ = [
+    "PASS_SOURCES",
+    "Backend",
+    "Completion",
+    "ExecResult",
+    "Executor",
+    "Gateway",
+    "LLMRequest",
+    "LiteLLMBackend",
+    "LoopContext",
+    "Member",
+    "Meter",
+    "ModelSpec",
+    "RawCompletion",
+    "ResponseCache",
+    "RunResult",
+    "Sandbox",
+    "Task",
+    "TaskOutcome",
+    "TestOutcome",
+    "load_tasks",
+    "run_config",
+    "run_member",
+    "run_population",
+    "score",
+]

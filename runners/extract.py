@@ -1,0 +1,171 @@
+"""Pull code and assert statements out of chatty model output. Pure functions.
+
+Models wrap answers in prose and fences, repeat the prompt, or forget the imports the
+prompt had. Unusable output gives None or an empty tuple: a failed generation, never an
+exception.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
+_BUILTINS = frozenset(dir(builtins))
+
+
+def _blocks(text: str) -> list[str]:
+    blocks = [body for lang, body in _FENCE.findall(text) if lang.lower() in ("", "python", "py", "python3")]
+    return blocks or [text]
+
+
+def _parses(source: str) -> bool:
+    try:
+        ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _defines(source: str, name: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return False
+    return any(
+        isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == name for node in tree.body
+    )
+
+
+def _prompt_imports(prompt: str) -> list[str]:
+    try:
+        tree = ast.parse(prompt)
+    except (SyntaxError, ValueError):
+        return []
+    return [ast.unparse(node) for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+
+
+def _longest_parsing_prefix(source: str) -> str:
+    """Drop trailing lines until the rest parses (a cut-off or prose tail)."""
+    lines = source.splitlines()
+    for end in range(len(lines), 0, -1):
+        candidate = "\n".join(lines[:end])
+        if _parses(candidate):
+            return candidate
+    return ""
+
+
+_KEEP = (
+    ast.Import,
+    ast.ImportFrom,
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Assign,
+    ast.AnnAssign,
+    ast.Try,
+)
+
+
+def _strip_scaffolding(source: str) -> str:
+    """Drop top-level demo code (calls, prints, asserts, ``if __name__`` blocks) that
+    models add after the function: it runs at load and would fail a correct function."""
+    tree = ast.parse(source)
+    kept = [node for node in tree.body if isinstance(node, _KEEP)]
+    if len(kept) == len(tree.body):
+        return source
+    lines = source.splitlines()
+
+    def start(node: ast.stmt) -> int:
+        decorators = getattr(node, "decorator_list", [])
+        return min([node.lineno, *(d.lineno for d in decorators)]) - 1
+
+    return "\n".join("\n".join(lines[start(node) : node.end_lineno]) for node in kept)
+
+
+def extract_code(text: str, *, prompt: str, entry_point: str) -> str | None:
+    """The function from a completion, with the prompt's imports; None when unusable."""
+    candidates = []
+    for block in _blocks(text):
+        body = block if _parses(block) else _longest_parsing_prefix(block)
+        if _defines(body, entry_point):
+            candidates.append(body)
+            continue
+        # A body completion of the prompt's signature, as base models write them.
+        joined = _longest_parsing_prefix(prompt.rstrip("\n") + "\n" + block)
+        if _defines(joined, entry_point) and len(joined) > len(prompt.rstrip()):
+            candidates.append(joined)
+    if not candidates:
+        return None
+    code = _strip_scaffolding(max(candidates, key=len)).strip("\n")
+    missing = [line for line in _prompt_imports(prompt) if line not in code]
+    return "\n".join([*missing, code]) + "\n" if missing else code + "\n"
+
+
+def _free_names(node: ast.AST) -> set[str]:
+    bound = {
+        target.id
+        for sub in ast.walk(node)
+        if isinstance(sub, ast.comprehension)
+        for target in ast.walk(sub.target)
+        if isinstance(target, ast.Name)
+    }
+    bound |= {arg.arg for sub in ast.walk(node) if isinstance(sub, ast.Lambda) for arg in sub.args.args}
+    loads = {sub.id for sub in ast.walk(node) if isinstance(sub, ast.Name) and isinstance(sub.ctx, ast.Load)}
+    return loads - bound
+
+
+def _statements(source: str) -> list[ast.stmt]:
+    """Top-level statements, skipping lines that do not parse."""
+    try:
+        return list(ast.parse(source).body)
+    except (SyntaxError, ValueError):
+        pass
+    found: list[ast.stmt] = []
+    chunk: list[str] = []
+    for line in source.splitlines():
+        chunk.append(line)
+        try:
+            tree = ast.parse("\n".join(chunk))
+        except (SyntaxError, ValueError):
+            if len(chunk) > 20:
+                chunk = []  # give up on a statement that never closes
+            continue
+        found.extend(tree.body)
+        chunk = []
+    return found
+
+
+def extract_tests(
+    text: str, *, entry_point: str, allowed_names: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
+    """Single self-contained assert statements that call ``entry_point``, deduplicated.
+
+    An assert is kept only if every name it reads is the entry point, a builtin or in
+    ``allowed_names`` (the prompt's imports): asserts that lean on helper variables
+    would fail for reasons unrelated to the code under test.
+    """
+    allowed = _BUILTINS | allowed_names | {entry_point}
+    tests: list[str] = []
+    for block in _blocks(text):
+        for statement in _statements(block):
+            for node in ast.walk(statement):
+                if not isinstance(node, ast.Assert):
+                    continue
+                names = _free_names(node)
+                if entry_point in names and names <= allowed:
+                    source = ast.unparse(node)
+                    if source not in tests:
+                        tests.append(source)
+    return tuple(tests)
+
+
+def imported_names(prompt: str) -> frozenset[str]:
+    """Names the prompt's import lines bind (tests may use them too)."""
+    names: set[str] = set()
+    for line in _prompt_imports(prompt):
+        for node in ast.walk(ast.parse(line)):
+            if isinstance(node, ast.alias):
+                names.add((node.asname or node.name).split(".")[0])
+    return frozenset(names)

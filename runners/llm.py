@@ -1,0 +1,319 @@
+"""The LLM gateway: every model call goes through Gateway.complete.
+
+The gateway owns what is the same for every provider: the content-addressed response
+cache, token and cost accounting, and the cost meter a trial charges. The provider
+itself is an injected Backend: LiteLLMBackend (the only code that imports litellm) for
+real models, accord.runners.testing.ScriptedBackend for unit tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from accord.space.errors import BudgetExceeded, ConfigError, LLMError
+
+log = logging.getLogger(__name__)
+
+Message = Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ModelSpec:
+    """A model as the study file declares it under [models.<alias>]."""
+
+    alias: str
+    model: str
+    """A litellm model name (``openai/gpt-4o-mini``, ``ollama/qwen2.5``) or ``local/<name>``."""
+    api_base: str | None = None
+    api_key_env: str | None = None
+    """Name of the environment variable holding the key (the key itself never goes in files)."""
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
+    timeout_s: float = 300.0
+
+    @property
+    def is_local(self) -> bool:
+        return self.model.startswith("local/")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LLMRequest:
+    model: str
+    """Alias of a declared model."""
+    messages: tuple[Message, ...]
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tokens: int = 512
+    sample: int = 0
+    """Which sample of this exact prompt: sample i of N is cached apart from sample j."""
+    role: str = ""
+    """Who asks (coder, tester, repair): for accounting and fakes, not part of the cache key."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RawCompletion:
+    """What a backend returns for one call."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float | None = None
+    """The provider's price for this call, when the backend knows it."""
+    seconds: float | None = None
+    """Latency of the request itself, when the backend measures it (excludes set-up such
+    as a lazy import or starting a local server)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Completion:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    """What the call costs at list price, whether or not it came from the cache."""
+    seconds: float
+    """Latency of the original call (a cache hit keeps it: the configuration's cost)."""
+    cached: bool
+
+    @property
+    def tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Backend(Protocol):
+    def __call__(self, spec: ModelSpec, request: LLMRequest) -> RawCompletion: ...
+
+
+class ResponseCache:
+    """Content-addressed responses in SQLite (WAL): shared by every study on the machine
+    and safe under concurrent processes."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._local = threading.local()
+        with self._connect() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS responses (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+    def _connect(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=60.0, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self._connect().execute("SELECT value FROM responses WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put(self, key: str, value: Mapping[str, Any]) -> None:
+        self._connect().execute(
+            "INSERT OR IGNORE INTO responses (key, value) VALUES (?, ?)", (key, json.dumps(value))
+        )
+
+
+def default_cache_path() -> Path:
+    base = os.environ.get("ACCORD_CACHE_DIR") or Path.home() / ".cache" / "accord"
+    return Path(base) / "responses.sqlite"
+
+
+def cache_key(spec: ModelSpec, request: LLMRequest) -> str:
+    """Identity of a call: the model itself (not its alias), the prompt, the sampling
+    parameters and the sample index."""
+    identity = {
+        "model": spec.model,
+        "api_base": None if spec.is_local else spec.api_base,
+        "messages": [dict(m) for m in request.messages],
+        "temperature": request.temperature,
+        "top_p": request.top_p,
+        "max_tokens": request.max_tokens,
+        "sample": request.sample,
+    }
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(slots=True)
+class Meter:
+    """What a trial spends, in the study's cost unit, against an optional cap."""
+
+    unit: str = "usd"
+    cap: float | None = None
+    cost: float = 0.0
+    spent_usd: float = 0.0
+    """What was actually paid: cache hits are free."""
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    by_role: dict[str, float] = field(default_factory=dict)
+
+    def amount(self, completion: Completion) -> float:
+        return {
+            "usd": completion.cost_usd,
+            "tokens": float(completion.tokens),
+            "seconds": completion.seconds,
+        }[self.unit]
+
+    def check(self) -> None:
+        if self.cap is not None and self.cost >= self.cap:
+            raise BudgetExceeded(f"cost cap of {self.cap:g} {self.unit} reached")
+
+    def charge(self, completion: Completion, role: str) -> None:
+        amount = self.amount(completion)
+        self.cost += amount
+        self.by_role[role] = self.by_role.get(role, 0.0) + amount
+        self.calls += 1
+        self.cache_hits += completion.cached
+        self.spent_usd += 0.0 if completion.cached else completion.cost_usd
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.seconds += completion.seconds
+
+
+class Gateway:
+    def __init__(
+        self,
+        models: Mapping[str, ModelSpec],
+        backend: Backend,
+        *,
+        cache: ResponseCache | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self.models = dict(models)
+        self.backend = backend
+        self.cache = cache
+        self._clock = clock
+
+    def spec(self, alias: str) -> ModelSpec:
+        try:
+            return self.models[alias]
+        except KeyError:
+            raise ConfigError(f"unknown model alias {alias!r}") from None
+
+    def complete(self, request: LLMRequest, *, meter: Meter | None = None) -> Completion:
+        """One call; charged to ``meter``, which refuses the call once its cap is reached."""
+        if meter is not None:
+            meter.check()
+        spec = self.spec(request.model)
+        key = cache_key(spec, request)
+        hit = self.cache.get(key) if self.cache is not None else None
+        if hit is not None:
+            completion = Completion(cached=True, **hit)
+        else:
+            start = self._clock()
+            raw = self.backend(spec, request)
+            seconds = self._clock() - start
+            completion = Completion(
+                text=raw.text,
+                prompt_tokens=raw.prompt_tokens,
+                completion_tokens=raw.completion_tokens,
+                cost_usd=price(spec, raw),
+                seconds=raw.seconds if raw.seconds is not None else seconds,
+                cached=False,
+            )
+            if self.cache is not None:
+                self.cache.put(
+                    key,
+                    {
+                        "text": completion.text,
+                        "prompt_tokens": completion.prompt_tokens,
+                        "completion_tokens": completion.completion_tokens,
+                        "cost_usd": completion.cost_usd,
+                        "seconds": completion.seconds,
+                    },
+                )
+        if meter is not None:
+            meter.charge(completion, request.role)
+        return completion
+
+
+def price(spec: ModelSpec, raw: RawCompletion) -> float:
+    """USD for one call: the study file's per-token prices win over the provider's."""
+    if spec.input_cost_per_token is not None or spec.output_cost_per_token is not None:
+        return raw.prompt_tokens * (spec.input_cost_per_token or 0.0) + raw.completion_tokens * (
+            spec.output_cost_per_token or 0.0
+        )
+    return raw.cost_usd or 0.0
+
+
+class LiteLLMBackend:
+    """Calls any litellm-supported provider; local/<name> models go to accord's own
+    llama.cpp servers through their OpenAI-compatible API."""
+
+    def __init__(self, local_base: Callable[[str], str] | None = None, *, num_retries: int = 2) -> None:
+        self._local_base = local_base
+        self._num_retries = num_retries
+        self._litellm: Any = None
+
+    def _module(self) -> Any:
+        if self._litellm is None:
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            import litellm
+
+            litellm.suppress_debug_info = True
+            litellm.drop_params = True
+            logging.getLogger("LiteLLM").setLevel(logging.WARNING)
+            self._litellm = litellm
+        return self._litellm
+
+    def __call__(self, spec: ModelSpec, request: LLMRequest) -> RawCompletion:
+        litellm = self._module()
+        kwargs: dict[str, Any] = {
+            "model": spec.model,
+            "messages": [dict(m) for m in request.messages],
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "max_tokens": request.max_tokens,
+            "seed": request.sample,
+            "timeout": spec.timeout_s,
+            "num_retries": self._num_retries,
+        }
+        if spec.is_local:
+            if self._local_base is None:
+                raise ConfigError(f"{spec.model}: local models need the local extra and a server")
+            name = spec.model.removeprefix("local/")
+            kwargs.update(model=f"openai/{name}", api_base=self._local_base(name), api_key="sk-local")
+        else:
+            if spec.api_base:
+                kwargs["api_base"] = spec.api_base
+            if spec.api_key_env:
+                key = os.environ.get(spec.api_key_env)
+                if not key:
+                    raise LLMError(f"{spec.alias}: environment variable {spec.api_key_env} is not set")
+                kwargs["api_key"] = key
+        start = time.perf_counter()
+        try:
+            response = litellm.completion(**kwargs)
+        except Exception as exc:
+            raise LLMError(f"{spec.alias} ({spec.model}): {type(exc).__name__}: {exc}"[:500]) from exc
+        usage = getattr(response, "usage", None)
+        text = response.choices[0].message.content or ""
+        cost: float | None = None
+        if not spec.is_local:
+            try:
+                cost = float(litellm.completion_cost(completion_response=response))
+            except Exception:
+                log.warning(
+                    "no litellm price for %s; set its per-token prices in the study file",
+                    spec.model,
+                )
+        return RawCompletion(
+            text=text,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost_usd=cost,
+            seconds=time.perf_counter() - start,
+        )

@@ -1,0 +1,116 @@
+"""The Optuna objective: suggest a configuration, run it on the task set, score it."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+from accord.runners.llm import Gateway, Meter
+from accord.runners.loop import LoopContext
+from accord.runners.population import TaskOutcome
+from accord.runners.run import RunResult, run_config
+from accord.runners.sandbox import Executor
+from accord.runners.tasks import Task
+from accord.search.studyfile import StudyDefinition
+from accord.space import suggest
+
+OnTask = Callable[[TaskOutcome], None]
+
+
+def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | str]:
+    """Scalar trial attributes (the dashboard shows them; keep them short)."""
+    meter = result.meter
+    attrs: dict[str, float | int | str] = {
+        "alignment_rate": round(result.alignment_rate, 6),
+        "false_alignment_rate": round(result.false_alignment_rate, 6),
+        "tasks_done": len(result.outcomes),
+        "tasks": result.n_tasks,
+        "tokens": meter.prompt_tokens + meter.completion_tokens,
+        "prompt_tokens": meter.prompt_tokens,
+        "completion_tokens": meter.completion_tokens,
+        "calls": meter.calls,
+        "cache_hits": meter.cache_hits,
+        "llm_seconds": round(meter.seconds, 3),
+        "wall_seconds": round(result.seconds, 3),
+        "spent_usd": meter.spent_usd,
+        "rounds": sum(o.rounds for o in result.outcomes),
+        "sandbox": sandbox_mode,
+        "stopped": result.stopped,
+    }
+    for role, amount in sorted(meter.by_role.items()):
+        attrs[f"cost_{role}"] = amount
+    return attrs
+
+
+class Objective:
+    def __init__(
+        self,
+        definition: StudyDefinition,
+        tasks: Sequence[Task],
+        gateway: Gateway,
+        executor: Executor,
+        *,
+        artifacts: FileSystemArtifactStore | None = None,
+        on_task_factory: Callable[[int], OnTask] | None = None,
+    ) -> None:
+        self.definition = definition
+        self.tasks = tuple(tasks)
+        self.gateway = gateway
+        self.executor = executor
+        self.artifacts = artifacts
+        self.on_task_factory = on_task_factory
+
+    def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
+        definition = self.definition
+        config = suggest(trial, definition.space, definition.settings)
+        trial.set_user_attr("config", config.describe())
+        meter = Meter(unit=definition.cost_unit, cap=definition.max_cost_per_trial)
+        ctx = LoopContext(
+            gateway=self.gateway, executor=self.executor, prompts=definition.prompts, meter=meter
+        )
+        on_task = self.on_task_factory(trial.number) if self.on_task_factory else None
+        result = run_config(self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task)
+        for key, value in user_attrs(result, self.executor.mode).items():
+            trial.set_user_attr(key, value)
+        self._constrain(trial, result)
+        self._upload(trial, result)
+        return result.pass_rate, result.cost
+
+    def _constrain(self, trial: optuna.Trial, result: RunResult) -> None:
+        """Feasible (<= 0) when the trial stayed under its cap and ran every task."""
+        cap = self.definition.max_cost_per_trial
+        if cap is None:
+            return
+        unfinished = (result.n_tasks - len(result.outcomes)) / result.n_tasks
+        trial.set_constraint(
+            "cost_cap", result.cost / cap - 1.0 + (1.0 + unfinished if result.stopped else 0.0)
+        )
+
+    def _upload(self, trial: optuna.Trial, result: RunResult) -> None:
+        if self.artifacts is None:
+            return
+        with tempfile.TemporaryDirectory() as tmp:
+            transcript = Path(tmp) / f"trial-{trial.number}-transcript.jsonl"
+            transcript.write_text("".join(json.dumps(event) + "\n" for event in result.transcript))
+            selected = Path(tmp) / f"trial-{trial.number}-selected.json"
+            selected.write_text(
+                json.dumps(
+                    [
+                        {
+                            "task_id": o.task_id,
+                            "code": o.code,
+                            "aligned": o.aligned,
+                            "hidden_passed": o.hidden_passed,
+                        }
+                        for o in result.outcomes
+                    ],
+                    indent=1,
+                )
+            )
+            for file in (transcript, selected):
+                upload_artifact(artifact_store=self.artifacts, file_path=str(file), study_or_trial=trial)

@@ -1,0 +1,43 @@
+"""The live dependencies of a run (gateway, local model servers, sandbox), built from a
+study definition and torn down on exit."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from accord.runners.llm import (
+    Backend,
+    Gateway,
+    LiteLLMBackend,
+    ModelSpec,
+    ResponseCache,
+    default_cache_path,
+)
+from accord.runners.local import LocalServers
+from accord.runners.sandbox import Executor, Sandbox
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    gateway: Gateway
+    executor: Executor
+
+
+@contextlib.contextmanager
+def open_runtime(
+    models: Mapping[str, ModelSpec],
+    *,
+    use_cache: bool = True,
+    backend: Backend | None = None,
+    executor: Executor | None = None,
+) -> Iterator[Runtime]:
+    """Local servers start lazily, on a model's first call, and always stop here."""
+    with LocalServers() as servers:
+        gateway = Gateway(
+            models,
+            backend or LiteLLMBackend(servers.base_url),
+            cache=ResponseCache(default_cache_path()) if use_cache else None,
+        )
+        yield Runtime(gateway=gateway, executor=executor or Sandbox())

@@ -1,0 +1,48 @@
+"""accord's exceptions, in one tree.
+
+AccordError                 root: the CLI shows its message on one line and exits 1
+ ├── ConfigError            a study file, task file, space or exported config is invalid;
+ │                          the message names the file and the key
+ ├── TaskError              a task set cannot be loaded or sliced
+ ├── ModelSetupError        a local model cannot be assembled, verified or served
+ ├── LLMError               a model call failed for good (after retries)
+ │    └── BudgetExceeded    a cost cap was reached; the run stops cleanly
+ └── SandboxError           the executor itself failed (never the code under test:
+                            a failing or hostile candidate is data, not an exception)
+"""
+
+from __future__ import annotations
+
+
+class AccordError(Exception):
+    """Root of every error accord raises on purpose."""
+
+
+class ConfigError(AccordError):
+    """Invalid configuration. Built with the file and key so the message names both."""
+
+    def __init__(self, message: str, *, file: str | None = None, key: str | None = None) -> None:
+        where = ": ".join(part for part in (file, key) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+        self.file = file
+        self.key = key
+
+
+class TaskError(AccordError):
+    """A task set cannot be loaded."""
+
+
+class ModelSetupError(AccordError):
+    """A local model cannot be assembled or its server cannot be started."""
+
+
+class LLMError(AccordError):
+    """A model call failed after retries."""
+
+
+class BudgetExceeded(LLMError):
+    """A cost cap was reached."""
+
+
+class SandboxError(AccordError):
+    """The sandbox could not run a job (infrastructure fault, not a failing test)."""
