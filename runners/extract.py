@@ -86,16 +86,20 @@ def _strip_scaffolding(source: str) -> str:
 
 def extract_code(text: str, *, prompt: str, entry_point: str) -> str | None:
     """The function from a completion, with the prompt's imports; None when unusable."""
+    blocks = _blocks(text)
     candidates = []
-    for block in _blocks(text):
+    for block in blocks:
         body = block if _parses(block) else _longest_parsing_prefix(block)
         if _defines(body, entry_point):
             candidates.append(body)
-            continue
+    if not candidates:
         # A body completion of the prompt's signature, as base models write them.
-        joined = _longest_parsing_prefix(prompt.rstrip("\n") + "\n" + block)
-        if _defines(joined, entry_point) and len(joined) > len(prompt.rstrip()):
-            candidates.append(joined)
+        for block in blocks:
+            first = next((line for line in block.splitlines() if line.strip()), "")
+            if first[:1].isspace():
+                joined = _longest_parsing_prefix(prompt.rstrip("\n") + "\n" + block)
+                if _defines(joined, entry_point) and len(joined) > len(prompt.rstrip()):
+                    candidates.append(joined)
     if not candidates:
         return None
     code = _strip_scaffolding(max(candidates, key=len)).strip("\n")
@@ -116,24 +120,36 @@ def _free_names(node: ast.AST) -> set[str]:
     return loads - bound
 
 
-def _statements(source: str) -> list[ast.stmt]:
-    """Top-level statements, skipping lines that do not parse."""
+def _starts_statement(line: str) -> bool:
+    return bool(line.strip()) and not line[0].isspace() and line[0] not in ")]}"
+
+
+def _statements(source: str, max_merge: int = 6) -> list[ast.stmt]:
+    """Top-level statements, skipping those that do not parse (one broken line must
+    not swallow the statements after it)."""
     try:
         return list(ast.parse(source).body)
     except (SyntaxError, ValueError):
         pass
-    found: list[ast.stmt] = []
-    chunk: list[str] = []
+    groups: list[list[str]] = []
     for line in source.splitlines():
-        chunk.append(line)
-        try:
-            tree = ast.parse("\n".join(chunk))
-        except (SyntaxError, ValueError):
-            if len(chunk) > 20:
-                chunk = []  # give up on a statement that never closes
-            continue
-        found.extend(tree.body)
-        chunk = []
+        if groups and not _starts_statement(line):
+            groups[-1].append(line)
+        else:
+            groups.append([line])
+    found: list[ast.stmt] = []
+    i = 0
+    while i < len(groups):
+        for j in range(i + 1, min(i + max_merge, len(groups)) + 1):
+            try:
+                tree = ast.parse("\n".join(line for group in groups[i:j] for line in group))
+            except (SyntaxError, ValueError):
+                continue
+            found.extend(tree.body)
+            i = j
+            break
+        else:
+            i += 1
     return found
 
 

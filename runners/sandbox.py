@@ -11,6 +11,7 @@ candidate is a result; only a sandbox that cannot start at all raises SandboxErr
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import hashlib
 import json
 import logging
@@ -80,6 +81,43 @@ def _failed_all(tests: Sequence[str], status: str, reason: str) -> ExecResult:
     return ExecResult(outcomes=outcomes, load_error=reason)
 
 
+def _become_subreaper() -> None:
+    """Orphans of our jobs come back to this process instead of to PID 1.
+
+    bubblewrap's pid-namespace helper outlives the outer bwrap process. Where PID 1 does
+    not reap promptly (containers, micro-VM inits) those zombies pile up and, counted by
+    RLIMIT_NPROC for the sandbox uid, end up blocking every later job.
+    """
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _reap_orphans(active: set[int]) -> None:
+    """Reap exited bwrap helpers re-parented to us (never a job still being waited on)."""
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/children") as handle:
+                children = handle.read().split()
+        except OSError:
+            continue
+        for pid in map(int, children):
+            if pid in active:
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    stat = handle.read()
+            except OSError:
+                continue
+            name, state = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2]
+            if name == "bwrap" and state == "Z":
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, os.WNOHANG)
+
+
 def _bwrap_command(python: str) -> list[str]:
     return [
         "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
@@ -98,6 +136,7 @@ class Sandbox:
         self.limits = limits or Limits()
         self._lock = threading.Lock()
         self._cache: dict[str, ExecResult] = {}
+        self._active: set[int] = set()
         self._python = (
             SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else shutil.which("python3") or "python3"
         )
@@ -118,6 +157,7 @@ class Sandbox:
     def _bwrap_works(self) -> bool:
         if shutil.which("bwrap") is None or not os.path.exists(SYSTEM_PYTHON):
             return False
+        _become_subreaper()
         self.mode = "bwrap"
         try:
             result = self._execute("x = 1\n", ("assert x == 1",), 5.0)
@@ -172,13 +212,18 @@ class Sandbox:
                 )
             except OSError as exc:
                 raise SandboxError(f"cannot start the sandbox ({self.mode}): {exc}") from exc
+            with self._lock:
+                self._active.add(proc.pid)
             try:
                 out, _ = proc.communicate(job.encode(), timeout=deadline)
             except subprocess.TimeoutExpired:
-                _kill_group(proc)
                 return _failed_all(tests, TIMEOUT, f"no result within {deadline:g} s")
             finally:
                 _kill_group(proc)
+                with self._lock:
+                    self._active.discard(proc.pid)
+                    if self.mode == "bwrap":
+                        _reap_orphans(self._active)
         return self._parse(out[-self.limits.max_output_kb * 1024 :], tests, proc.returncode)
 
     @staticmethod

@@ -1,0 +1,135 @@
+"""Probe suite: hostile candidates are contained and reported, the host is unaffected."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from accord.runners.sandbox import Sandbox
+
+needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
+
+OK = "def f(x):\n    return x + 1\n"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Sandbox:
+    box = Sandbox()
+    assert box.mode == "bwrap", "bubblewrap is installed by `make setup`; the probes need it"
+    return box
+
+
+def statuses(box: Sandbox, code: str, tests: list[str], timeout_s: float = 2.0) -> list[str]:
+    return [o.status for o in box.run(code, tests, timeout_s=timeout_s).outcomes]
+
+
+@needs_bwrap
+def test_verdicts_per_test(sandbox: Sandbox) -> None:
+    result = sandbox.run(OK, ["assert f(1) == 2", "assert f(1) == 3", "assert g(1)"], timeout_s=2)
+    assert [o.status for o in result.outcomes] == ["passed", "failed", "error"]
+    assert "NameError" in result.outcomes[2].error
+    assert not result.all_passed
+
+
+@needs_bwrap
+def test_syntax_error_fails_every_test(sandbox: Sandbox) -> None:
+    result = sandbox.run("def f(:\n", ["assert f(1) == 2", "assert True"], timeout_s=2)
+    assert [o.status for o in result.outcomes] == ["error", "error"]
+    assert "SyntaxError" in result.load_error
+
+
+@needs_bwrap
+def test_infinite_loop_times_out_and_later_tests_still_run(sandbox: Sandbox) -> None:
+    code = OK + "def spin():\n    while True:\n        pass\n"
+    assert statuses(sandbox, code, ["spin()", "assert f(0) == 1"], timeout_s=0.5) == ["timeout", "passed"]
+
+
+@needs_bwrap
+def test_exits_in_code_and_tests(sandbox: Sandbox) -> None:
+    assert statuses(sandbox, "import sys\nsys.exit(0)\n" + OK, ["assert f(1) == 2"]) == ["error"]
+    assert statuses(sandbox, OK, ["import sys; sys.exit(0)", "assert f(1) == 2"]) == ["error", "passed"]
+    assert statuses(sandbox, OK, ["import os; os._exit(0)"]) == ["error"]  # no result = fail
+
+
+@needs_bwrap
+def test_output_flood_and_huge_values(sandbox: Sandbox) -> None:
+    flood = OK + "for _ in range(200000):\n    print('x' * 100)\n"
+    assert statuses(sandbox, flood, ["assert f(1) == 2"], timeout_s=5) == ["passed"]
+    assert statuses(sandbox, OK, ["assert len(str(10 ** 100000)) > 0"], timeout_s=5)[0] in ("passed", "error")
+
+
+@needs_bwrap
+def test_recursion_and_memory_hog(sandbox: Sandbox) -> None:
+    assert statuses(sandbox, "def f(x):\n    return f(x)\n", ["assert f(1)"]) == ["error"]
+    hog = "def f():\n    return bytearray(8 * 1024 ** 3)\n"
+    (outcome,) = sandbox.run(hog, ["assert f()"], timeout_s=5).outcomes
+    assert outcome.status == "error" and "MemoryError" in outcome.error
+
+
+@needs_bwrap
+def test_fork_bomb_is_contained(sandbox: Sandbox) -> None:
+    bomb = "import os\ndef f():\n    while True:\n        os.fork()\n"
+    assert statuses(sandbox, bomb, ["f()"], timeout_s=2) in (["error"], ["timeout"])
+    assert statuses(sandbox, OK, ["assert f(1) == 2"]) == ["passed"]  # the next job is unaffected
+
+
+@needs_bwrap
+def test_no_secrets_no_host_files_no_network(
+    sandbox: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-secret")
+    assert statuses(
+        sandbox, OK, ["import os; assert 'OPENAI_API_KEY' not in os.environ and len(os.environ) <= 3"]
+    ) == ["passed"]
+    # The accord process is invisible (own pid namespace) and no visible process holds the key.
+    assert statuses(sandbox, OK, [f"open('/proc/{os.getpid()}/environ').read()"]) == ["error"]
+    scan = (
+        "import glob\nfor p in glob.glob('/proc/*/environ'):\n    try:\n        data = open(p, 'rb').read()\n"
+        "    except OSError:\n        continue\n    assert b'sk-secret' not in data"
+    )
+    assert statuses(sandbox, OK, [scan]) == ["passed"]
+    assert statuses(sandbox, OK, ["open('/etc/shadow').read()"]) == ["error"]
+    target = tmp_path / "pwned"
+    assert statuses(sandbox, OK, [f"open({str(target)!r}, 'w').write('x')"]) == ["error"]
+    assert not target.exists()
+    assert statuses(sandbox, OK, ["open('/usr/pwned', 'w')"]) == ["error"]
+    net = "import socket\ns = socket.socket()\ns.settimeout(1)\ns.connect(('127.0.0.1', 22))"
+    assert statuses(sandbox, OK, [net]) == ["error"]
+    outbound = "import socket\nsocket.create_connection(('1.1.1.1', 80), timeout=1)"
+    assert statuses(sandbox, OK, [outbound]) == ["error"]
+
+
+@needs_bwrap
+def test_identical_jobs_run_once(sandbox: Sandbox) -> None:
+    code = OK + "import random\nSEED = random.random()\n"
+    first = sandbox.run(code, ["assert SEED < 2"], timeout_s=1)
+    assert sandbox.run(code, ["assert SEED < 2"], timeout_s=1) is first
+
+
+def test_fallback_runs_without_bubblewrap_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("WARNING"):
+        box = Sandbox(use_bwrap=False)
+    assert box.mode == "rlimit"
+    assert "SANDBOX DEGRADED" in caplog.text
+    result = box.run(OK, ["assert f(1) == 2", "assert f(1) == 5"], timeout_s=2)
+    assert [o.status for o in result.outcomes] == ["passed", "failed"]
+    assert [
+        o.status for o in box.run(OK, ["import os; assert not os.environ.get('HOME')"], timeout_s=2).outcomes
+    ] == ["passed"]
+
+
+@needs_bwrap
+def test_many_jobs_leave_no_processes_behind(sandbox: Sandbox) -> None:
+    # More jobs than the per-uid process limit: leftovers (zombie bwrap helpers, forked
+    # children) would make later jobs fail to start.
+    limit = sandbox.limits.max_processes
+    for i in range(limit + 10):
+        assert statuses(sandbox, OK, [f"assert f({i}) == {i + 1}"]) == ["passed"], f"job {i}"
+    children = Path(f"/proc/self/task/{os.getpid()}/children").read_text().split()
+    zombies = [
+        pid for pid in children if Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+    ]
+    assert zombies == []
