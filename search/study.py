@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -47,7 +48,9 @@ def open_study(
     ]:
         raise optuna.exceptions.OptunaError(f"study {definition.name} exists with other directions")
     if study.metric_names != list(METRICS):
-        study.set_metric_names(list(METRICS))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(list(METRICS))
     return study
 
 

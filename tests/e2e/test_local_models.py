@@ -1,0 +1,71 @@
+"""The embedded default, for real: `accord run` on the smallest local model.
+
+One trial, two HumanEval tasks, llama.cpp started and stopped by accord, reached
+through litellm, code run in the bubblewrap sandbox. Takes about half a minute.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import optuna
+import pytest
+
+pytest.importorskip("llama_cpp", reason="needs the local extra (make setup)")
+
+
+def llama_servers() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if "llama_cpp.server" in line and "ps -eo" not in line]
+
+
+@pytest.mark.local_model
+def test_run_on_smollm2(tmp_path: Path, _isolated_cache: Path) -> None:
+    study = tmp_path / "e2e.toml"
+    study.write_text(
+        textwrap.dedent(
+            """
+            [study]
+            name = "e2e"
+            seed = 1
+            [tasks]
+            source = "humaneval[:2]"
+            [budget]
+            n_trials = 1
+            [models.tiny]
+            model = "local/smollm2-135m"
+            [loop]
+            max_tokens = 200
+            [space]
+            coder.model = "tiny"
+            loop.max_rounds = 1
+            """
+        )
+    )
+    before = llama_servers()
+    result = subprocess.run(
+        [sys.executable, "-m", "accord.search.cli", "run", str(study)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "ACCORD_CACHE_DIR": str(_isolated_cache)},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Pareto front of study e2e" in result.stdout
+    (trial,) = optuna.load_study(study_name="e2e", storage=f"sqlite:///{tmp_path / 'runs' / 'e2e.db'}").trials
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    pass_rate, cost = trial.values
+    assert 0.0 <= pass_rate <= 1.0
+    attrs = trial.user_attrs
+    assert attrs["calls"] >= 4 and attrs["cache_hits"] == 0  # a fresh cache: every call was real
+    assert attrs["completion_tokens"] > 0 and attrs["prompt_tokens"] > 100
+    # Cost follows the documented local price: 0.01 $/M prompt, 0.02 $/M completion tokens.
+    assert cost == pytest.approx(attrs["prompt_tokens"] * 0.01e-6 + attrs["completion_tokens"] * 0.02e-6)
+    assert attrs["spent_usd"] == pytest.approx(cost)
+    assert attrs["sandbox"] == "bwrap"
+    assert (_isolated_cache / "models" / "smollm2-135m.gguf").stat().st_size > 50_000_000
+    assert llama_servers() == before  # accord stopped the server it started

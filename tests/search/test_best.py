@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+
+from accord.search.best import cheapest_meeting, config_from_params, export, load_export
+from accord.search.studyfile import load_study
+from accord.space import ConfigError, suggest
+
+
+def frozen(number: int, pass_rate: float, cost: float) -> optuna.trial.FrozenTrial:
+    trial = optuna.trial.create_trial(values=[pass_rate, cost])
+    trial.number = number
+    return trial
+
+
+def test_cheapest_meeting_the_bar() -> None:
+    front = [frozen(0, 0.2, 1.0), frozen(1, 0.6, 3.0), frozen(2, 0.9, 8.0), frozen(3, 0.6, 3.0)]
+    assert cheapest_meeting(front, 0.5).number == 1  # ties on cost and pass rate: earlier trial
+    assert cheapest_meeting(front, 0.0).number == 0
+    assert cheapest_meeting(front, 0.9).number == 2
+    assert cheapest_meeting(front, 0.95) is None
+    assert cheapest_meeting([frozen(0, 0.7, 2.0), frozen(1, 0.8, 2.0)], 0.5).number == 1
+
+
+def test_export_holds_exactly_the_stored_params_and_rebuilds_the_config(
+    study_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    definition = load_study(
+        study_file(
+            space='coder.model = ["good", "bad"]\ncoder.temperature = {low = 0.0, high = 1.0}\npopulation.size = [1, 3]\n'
+        )
+    )
+    study = optuna.create_study(
+        directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=3)
+    )
+    configs = {}
+    for _ in range(6):
+        trial = study.ask()
+        configs[trial.number] = suggest(trial, definition.space, definition.settings)
+        study.tell(trial, [0.5, 1.0])
+    stored = study.trials[4]
+    out = tmp_path / "best.toml"
+    export(stored, definition, out)
+    document = tomllib.loads(out.read_text())
+    assert document["params"] == stored.params
+    assert set(document["models"]) == {stored.params["coder.model"], stored.params["tester.model"]}
+    config, models, params = load_export(out)
+    assert params == stored.params
+    assert config == configs[4]
+    assert models[stored.params["coder.model"]].model.startswith("fake/")
+
+
+def test_incomplete_params_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="incomplete parameters"):
+        config_from_params({"coder.model": "a"}, {})
+    with pytest.raises(ConfigError, match="unknown parameter 'bogus'"):
+        config_from_params({"bogus": 1}, {})

@@ -1,0 +1,155 @@
+"""The CLI end to end on the scripted backend: run, resume, interrupt, show, best, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+
+from accord.runners.llm import LLMRequest
+from accord.runners.testing import ScriptedBackend
+from accord.search.cli import main
+from accord.search.studyfile import load_study
+from tests.conftest import solving_script
+
+
+def study_of(path: Path) -> optuna.Study:
+    definition = load_study(path)
+    return optuna.load_study(study_name=definition.name, storage=definition.storage)
+
+
+def test_run_scores_trials_with_attributes_and_artifacts(
+    study_file: Callable[..., Path], fake_backend: ScriptedBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = study_file()
+    assert main(["run", str(path), "--n-trials", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "Pareto front of study s" in out and "cheapest configuration" in out
+    study = study_of(path)
+    assert study.metric_names == ["pass_rate", "cost"]
+    trials = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
+    assert len(trials) == 4
+    for trial in trials:
+        pass_rate, cost = trial.values
+        good = trial.params["coder.model"] == "good" or trial.params["loop.max_rounds"] > 0
+        assert pass_rate == (1.0 if good else 0.0)
+        assert cost > 0
+        attrs = trial.user_attrs
+        assert attrs["calls"] >= 4 and attrs["tokens"] > 0 and attrs["tasks_done"] == 2
+        assert attrs["alignment_rate"] == pass_rate and attrs["false_alignment_rate"] == 0.0
+        assert attrs["sandbox"] == "bwrap"
+        assert all(not isinstance(v, list | dict) and len(str(v)) < 1024 for v in attrs.values())
+    artifact_dir = load_study(path).artifact_dir
+    files = list(artifact_dir.iterdir())
+    assert len(files) == 2 * 4  # transcript and selected code per trial
+    transcripts = [f.read_text() for f in files if f.read_text().startswith("{")]
+    events = [json.loads(line) for text in transcripts for line in text.splitlines()]
+    assert {e["stage"] for e in events} >= {"code", "tests", "execute", "select"}
+
+
+def test_rerun_adds_trials_and_presets_are_enqueued_once(
+    study_file: Callable[..., Path], fake_backend: ScriptedBackend
+) -> None:
+    path = study_file(space='coder.model = ["good", "bad"]\nloop.max_rounds = [0, 2]\n')
+    path.write_text(
+        path.read_text().replace("[study]\n", '[study]\npresets = ["single-shot", "self-debug"]\n', 1)
+    )
+    assert main(["run", str(path), "--n-trials", "3"]) == 0
+    first = study_of(path).trials
+    assert [t.user_attrs.get("preset") for t in first[:2]] == ["single-shot", "self-debug"]
+    assert first[1].params["loop.max_rounds"] == 2
+    calls_after_first = len(fake_backend.calls)
+    assert main(["run", str(path), "--n-trials", "2"]) == 0
+    second = study_of(path).trials
+    assert len(second) == 5
+    assert [t.number for t in second] == list(range(5))
+    for before, after in zip(first, second[:3], strict=True):
+        assert (before.values, before.params) == (after.values, after.params)
+    assert [t.user_attrs.get("preset") for t in second].count("single-shot") == 1
+    # The response cache answers what earlier trials already asked.
+    assert len(fake_backend.calls) - calls_after_first < calls_after_first
+
+
+def test_ctrl_c_keeps_finished_trials_and_fails_the_running_one(
+    study_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    solve = solving_script()
+    state = {"calls": 0}
+
+    def interrupt_on_call_nine(request: LLMRequest) -> str:
+        state["calls"] += 1
+        if state["calls"] == 9:
+            raise KeyboardInterrupt
+        return solve(request)
+
+    backend = ScriptedBackend(interrupt_on_call_nine)
+    import accord.search.runtime as runtime
+
+    monkeypatch.setattr(runtime, "LiteLLMBackend", lambda *a, **k: backend)
+    path = study_file(space='coder.model = ["good"]\ntester.temperature = {low = 0.0, high = 1.0}\n')
+    assert main(["run", str(path), "--n-trials", "5"]) == 130
+    states = [t.state for t in study_of(path).trials]
+    assert optuna.trial.TrialState.RUNNING not in states
+    assert states[-1] == optuna.trial.TrialState.FAIL
+    assert states.count(optuna.trial.TrialState.COMPLETE) >= 1
+    assert main(["run", str(path), "--n-trials", "1"]) == 0
+    assert len(study_of(path).trials) == len(states) + 1
+
+
+def test_show_json_and_best_export(
+    study_file: Callable[..., Path],
+    fake_backend: ScriptedBackend,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = study_file()
+    assert main(["run", str(path), "--n-trials", "4"]) == 0
+    capsys.readouterr()
+    assert main(["show", str(path), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["study"] == "s" and len(shown["trials"]) == 4
+    assert any(row["pareto"] for row in shown["trials"])
+    out = tmp_path / "best.toml"
+    assert main(["best", str(path), "--min-pass-rate", "1.0", "--export", str(out)]) == 0
+    exported = tomllib.loads(out.read_text())
+    trial = study_of(path).trials[exported["accord"]["trial"]]
+    assert exported["params"] == trial.params
+    assert trial.values[0] >= 1.0
+    front = [row for row in shown["trials"] if row["pareto"] and row["pass_rate"] >= 1.0]
+    assert trial.values[1] == min(row["cost"] for row in front)
+    assert main(["best", str(path), "--min-pass-rate", "1.5"]) == 1
+
+
+def accord_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "accord.search.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_misspelled_key_exits_nonzero_with_one_line(study_file: Callable[..., Path]) -> None:
+    path = study_file()
+    path.write_text(path.read_text().replace("n_trials = 3", "n_trails = 3"))
+    result = accord_cli("run", str(path))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [f"accord: error: {path}: budget.n_trails: unknown key"]
+    assert "Traceback" not in result.stderr
+
+
+def test_errors_are_one_line_and_nothing_is_created(tmp_path: Path, study_file: Callable[..., Path]) -> None:
+    missing = accord_cli("run", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 1 and "study file not found" in missing.stderr
+    path = study_file()
+    no_study = accord_cli("show", str(path))
+    assert no_study.returncode == 1 and "has no trials yet" in no_study.stderr
+    assert len(no_study.stderr.strip().splitlines()) == 1
+    bad_tasks = study_file(name="t")
+    bad_tasks.write_text(bad_tasks.read_text().replace("tasks.jsonl", "missing.jsonl"))
+    result = accord_cli("run", str(bad_tasks))
+    assert result.returncode == 1 and "task file" in result.stderr and "not found" in result.stderr
+    assert not (tmp_path / "runs" / "t.db").exists()
