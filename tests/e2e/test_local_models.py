@@ -69,3 +69,49 @@ def test_run_on_smollm2(tmp_path: Path, _isolated_cache: Path) -> None:
     assert attrs["sandbox"] == "bwrap"
     assert (_isolated_cache / "models" / "smollm2-135m.gguf").stat().st_size > 50_000_000
     assert llama_servers() == before  # accord stopped the server it started
+
+
+def children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid,ppid,args"], capture_output=True, text=True).stdout
+    return [
+        int(line.split()[0])
+        for line in out.splitlines()[1:]
+        if int(line.split()[1]) == pid and "llama_cpp.server" in line
+    ]
+
+
+@pytest.mark.local_model
+def test_server_dies_with_a_killed_accord(tmp_path: Path, _isolated_cache: Path) -> None:
+    import signal
+    import time
+
+    study = tmp_path / "kill.toml"
+    study.write_text(
+        '[tasks]\nsource = "humaneval[:3]"\n[models.tiny]\nmodel = "local/smollm2-135m"\n'
+        '[space]\ncoder.model = "tiny"\npopulation.size = 3\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "accord.search.cli", "run", str(study), "--n-trials", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "ACCORD_CACHE_DIR": str(_isolated_cache)},
+    )
+    deadline = time.monotonic() + 300
+    servers: list[int] = []
+    while not servers and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.5)
+        servers = children_of(proc.pid)
+    assert servers, "accord never started a llama.cpp server"
+    time.sleep(2)  # let it get busy
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in servers):
+        time.sleep(0.2)
+    alive = [
+        pid
+        for pid in servers
+        if Path(f"/proc/{pid}").exists()
+        and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
+    ]
+    assert alive == [], "the llama.cpp server outlived accord"

@@ -31,7 +31,7 @@ def test_local_models_get_documented_default_prices(study_file: Callable[..., Pa
 
 def test_quickstart_study_is_valid() -> None:
     definition = load_study(Path(__file__).resolve().parents[2] / "studies" / "quickstart.toml")
-    assert definition.presets == ("single-shot", "self-debug")
+    assert definition.presets == ("single-shot", "self-debug", "cot-sc")
     assert all(spec.is_local for spec in definition.models.values())
 
 
@@ -67,7 +67,7 @@ def test_bad_study_section_values(study_file: Callable[..., Path]) -> None:
     with pytest.raises(ConfigError, match=r"study.sampler: 'grid' is not one of tpe, nsga2, random"):
         load_study(path)
     path.write_text(path.read_text().replace('sampler = "grid"', 'presets = ["magic"]'))
-    with pytest.raises(ConfigError, match="study.presets: unknown preset 'magic'"):
+    with pytest.raises(ConfigError, match=r"study\.presets: unknown preset 'magic'"):
         load_study(path)
 
 
