@@ -9,14 +9,12 @@ first use, on a free port, health-checked, and stopped on exit, on error and on 
 from __future__ import annotations
 
 import atexit
-import ctypes
 import fcntl
 import hashlib
 import importlib
 import importlib.util
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -27,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from accord.runners.procutil import die_with_parent
 from accord.space.errors import ModelSetupError
 
 log = logging.getLogger(__name__)
@@ -139,12 +138,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGKILL when accord dies, whatever the cause."""
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
 class LocalServers:
     """One llama.cpp server per local model, started on demand, all stopped by close()."""
 
@@ -187,7 +180,7 @@ class LocalServers:
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
-                preexec_fn=_die_with_parent,
+                preexec_fn=die_with_parent,
             )
         url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + self._startup_timeout_s

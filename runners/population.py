@@ -37,10 +37,11 @@ def _select(rule: str, members: list[Member], ctx: LoopContext, config: RunConfi
         return selection.first_aligned([m.aligned for m in members], [m.own_pass_fraction for m in members])
     # majority: every candidate against every generated test of the population
     union = tuple(dict.fromkeys(t for m in members for t in m.tests))
-    vectors = [
-        ctx.executor.run(m.code, union, timeout_s=config.test_timeout_s).passed if m.code else None
-        for m in members
-    ]
+    coded = [m for m in members if m.code]
+    results = iter(
+        ctx.executor.run_many([(m.code or "", union) for m in coded], timeout_s=config.test_timeout_s)
+    )
+    vectors = [next(results).passed if m.code else None for m in members]
     return selection.majority(vectors)
 
 

@@ -1,40 +1,52 @@
-"""Execution of generated code: a separate, isolated, resource-limited process per job.
+"""Execution of generated code: isolated, resource-limited, and fast.
 
-With bubblewrap (the default) a job runs in fresh namespaces of every kind (no network,
-loopback included), with /usr read-only, a tmpfs work dir, an empty environment, no
-capabilities, as an unprivileged uid, under rlimits. Without bubblewrap, accord falls
-back to an rlimited subprocess with an empty environment, warns once, and reports the
-mode (recorded on every trial). Outcomes are values: a failing, crashing or hanging
-candidate is a result; only a sandbox that cannot start at all raises SandboxError.
+A pool of persistent workers runs inside the sandbox; each worker forks one child per
+job, so a job costs a fork, not an interpreter start. With bubblewrap (the default)
+a worker lives in fresh namespaces of every kind (no network, loopback included), with
+/usr read-only, a tmpfs work dir, an empty environment, no capabilities, as an
+unprivileged uid of its own, under rlimits; after every job it kills every other
+process in its namespace, and it is recycled after ``recycle_after`` jobs. The worker
+enforces a job's deadline on its child; the host enforces a longer one on the worker
+and replaces a worker that dies or stops answering. No result is a failure, never a
+pass.
+
+Without bubblewrap, accord falls back to the same workers as rlimited subprocesses with
+an empty environment, warns once, and reports the mode (recorded on every trial).
+Outcomes are values: a failing, crashing or hanging candidate is a result; only a
+sandbox that cannot start at all raises SandboxError.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
+import atexit
 import hashlib
 import json
 import logging
 import os
+import queue
 import resource
+import select
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+from accord.runners.procutil import become_subreaper, die_with_parent, kill_group, reap_orphans
 from accord.space.errors import SandboxError
 
 log = logging.getLogger(__name__)
 
-HARNESS = Path(__file__).with_name("harness.py").read_text(encoding="utf-8")
+WORKER = Path(__file__).with_name("worker.py").read_text(encoding="utf-8")
 SYSTEM_PYTHON = "/usr/bin/python3.11"
-NOBODY = 65534
 PASSED, FAILED, ERROR, TIMEOUT = "passed", "failed", "error", "timeout"
+UID_BASE = 60000
+MAX_WORKERS = 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -67,13 +79,16 @@ class Executor(Protocol):
 
     def run(self, code: str, tests: Sequence[str], *, timeout_s: float) -> ExecResult: ...
 
+    def run_many(
+        self, jobs: Sequence[tuple[str, Sequence[str]]], *, timeout_s: float
+    ) -> list[ExecResult]: ...
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
     memory_mb: int = 1024
     max_processes: int = 32
     max_file_mb: int = 16
-    max_output_kb: int = 1024
 
 
 def _failed_all(tests: Sequence[str], status: str, reason: str) -> ExecResult:
@@ -81,165 +96,217 @@ def _failed_all(tests: Sequence[str], status: str, reason: str) -> ExecResult:
     return ExecResult(outcomes=outcomes, load_error=reason)
 
 
-def _become_subreaper() -> None:
-    """Orphans of our jobs come back to this process instead of to PID 1.
-
-    bubblewrap's pid-namespace helper outlives the outer bwrap process. Where PID 1 does
-    not reap promptly (containers, micro-VM inits) those zombies pile up and, counted by
-    RLIMIT_NPROC for the sandbox uid, end up blocking every later job.
-    """
-    PR_SET_CHILD_SUBREAPER = 36
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-
-
-def _reap_orphans(active: set[int]) -> None:
-    """Reap exited bwrap helpers re-parented to us (never a job still being waited on)."""
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return
-    for tid in tasks:
-        try:
-            with open(f"/proc/self/task/{tid}/children") as handle:
-                children = handle.read().split()
-        except OSError:
-            continue
-        for pid in map(int, children):
-            if pid in active:
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as handle:
-                    stat = handle.read()
-            except OSError:
-                continue
-            name, state = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2]
-            if name == "bwrap" and state == "Z":
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
-
-
-def _bwrap_command(python: str) -> list[str]:
+def _bwrap_prefix() -> list[str]:
     return [
         "bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--clearenv",
         "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
         "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
         "--tmpfs", "/tmp", "--chdir", "/tmp", "--setenv", "HOME", "/tmp",
-        python, "-I", "-c", HARNESS,
     ]  # fmt: skip
 
 
-class Sandbox:
-    """One process per job; isolation by bubblewrap when it works here, else rlimits only."""
+class _Worker:
+    """One persistent worker process and its pipes."""
 
-    def __init__(self, *, limits: Limits | None = None, use_bwrap: bool | None = None) -> None:
+    def __init__(self, command: list[str], uid: int | None, limits: Limits) -> None:
+        self.jobs = 0
+        self.workdir = tempfile.mkdtemp(prefix="accord-worker-")
+        if uid is not None:
+            os.chown(self.workdir, uid, uid)
+
+        def preexec() -> None:
+            die_with_parent()
+            memory = limits.memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+            resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+            size = limits.max_file_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+        try:
+            self.proc = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                cwd=self.workdir,
+                env={},
+                start_new_session=True,
+                preexec_fn=preexec,
+                user=uid,
+                group=uid,
+                extra_groups=[] if uid is not None else None,
+            )
+        except OSError as exc:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise SandboxError(f"cannot start a sandbox worker: {exc}") from exc
+        self._buffer = b""
+
+    def ask(self, job: dict[str, Any], deadline_s: float) -> dict[str, Any] | None:
+        """The worker's reply, or None when it died or missed the deadline."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.jobs += 1
+        try:
+            self.proc.stdin.write(json.dumps(job).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + deadline_s
+        while b"\n" not in self._buffer:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+                return None
+            data = os.read(fd, 1 << 16)
+            if not data:
+                return None
+            self._buffer += data
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            reply: dict[str, Any] = json.loads(line)
+        except ValueError:
+            return None
+        return reply
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def close(self) -> None:
+        kill_group(self.proc)
+        for pipe in (self.proc.stdin, self.proc.stdout):
+            if pipe is not None:
+                pipe.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class Sandbox:
+    """A pool of ``workers`` sandboxed workers; ``run`` is safe to call from many threads."""
+
+    def __init__(
+        self,
+        *,
+        workers: int = 2,
+        limits: Limits | None = None,
+        use_bwrap: bool | None = None,
+        recycle_after: int = 200,
+    ) -> None:
+        if not 1 <= workers <= MAX_WORKERS:
+            raise SandboxError(f"workers must be between 1 and {MAX_WORKERS}")
         self.limits = limits or Limits()
-        self._lock = threading.Lock()
+        self.workers = workers
+        self.recycle_after = recycle_after
         self._cache: dict[str, ExecResult] = {}
+        self._lock = threading.Lock()
+        self._slots: queue.Queue[int] = queue.Queue()
+        self._pool: list[_Worker | None] = [None] * workers
         self._active: set[int] = set()
         self._python = (
             SYSTEM_PYTHON if os.path.exists(SYSTEM_PYTHON) else shutil.which("python3") or "python3"
         )
-        want_bwrap = use_bwrap if use_bwrap is not None else True
-        self.mode = "bwrap" if want_bwrap and self._bwrap_works() else "rlimit"
-        if self.mode == "rlimit":
+        self._root = os.geteuid() == 0
+        uid_base = UID_BASE + (os.getpid() % 300) * MAX_WORKERS
+        self._uids = [uid_base + slot if self._root else None for slot in range(workers)]
+        for slot in range(workers):
+            self._slots.put(slot)
+        self.mode = "bwrap"
+        if use_bwrap is False or not self._bwrap_works():
+            self.mode = "rlimit"
             log.warning(
-                "SANDBOX DEGRADED: bubblewrap is %s; generated code runs as a plain rlimited "
-                "subprocess with network access. Install bubblewrap for isolation.",
+                "SANDBOX DEGRADED: bubblewrap is %s; generated code runs in rlimited "
+                "subprocesses with network access. Install bubblewrap for isolation.",
                 "disabled" if use_bwrap is False else "unavailable",
             )
+        self.cache_hits = 0
+        atexit.register(self.close)
 
     def _command(self) -> list[str]:
-        if self.mode == "bwrap":
-            return _bwrap_command(self._python)
-        return [self._python, "-I", "-c", HARNESS]
+        # A worker may kill everything it can see when it owns its pid namespace (bwrap)
+        # or at least a uid of its own (root fallback); never the user's own processes.
+        kill_all = "1" if self.mode == "bwrap" or self._root else "0"
+        program = [self._python, "-I", "-c", WORKER, kill_all]
+        return _bwrap_prefix() + program if self.mode == "bwrap" else program
 
     def _bwrap_works(self) -> bool:
         if shutil.which("bwrap") is None or not os.path.exists(SYSTEM_PYTHON):
             return False
-        _become_subreaper()
-        self.mode = "bwrap"
+        become_subreaper()
         try:
             result = self._execute("x = 1\n", ("assert x == 1",), 5.0)
         except SandboxError as exc:
             log.warning("bubblewrap probe failed: %s", exc)
             return False
+        if not result.all_passed:
+            self._discard_all()
         return result.all_passed
-
-    def _preexec(self, cpu_seconds: int) -> None:
-        limits = self.limits
-        memory = limits.memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
-        size = limits.max_file_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     def run(self, code: str, tests: Sequence[str], *, timeout_s: float) -> ExecResult:
         key = hashlib.sha256(json.dumps([code, list(tests), timeout_s, self.mode]).encode()).hexdigest()
         with self._lock:
             cached = self._cache.get(key)
-        if cached is not None:
-            return cached
+            if cached is not None:
+                self.cache_hits += 1
+                return cached
         result = self._execute(code, tuple(tests), timeout_s)
         with self._lock:
             self._cache[key] = result
         return result
 
+    def run_many(self, jobs: Sequence[tuple[str, Sequence[str]]], *, timeout_s: float) -> list[ExecResult]:
+        """Several jobs at once, spread over the workers; results in order."""
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            return list(pool.map(lambda job: self.run(job[0], job[1], timeout_s=timeout_s), jobs))
+
+    def _worker(self, slot: int) -> _Worker:
+        worker = self._pool[slot]
+        if worker is not None and (not worker.alive() or worker.jobs >= self.recycle_after):
+            self._retire(slot)
+            worker = None
+        if worker is None:
+            worker = _Worker(self._command(), self._uids[slot], self.limits)
+            self._pool[slot] = worker
+            with self._lock:
+                self._active.add(worker.proc.pid)
+        return worker
+
+    def _retire(self, slot: int) -> None:
+        worker = self._pool[slot]
+        self._pool[slot] = None
+        if worker is None:
+            return
+        worker.close()
+        with self._lock:
+            self._active.discard(worker.proc.pid)
+            if self.mode == "bwrap":
+                reap_orphans(self._active)
+
     def _execute(self, code: str, tests: tuple[str, ...], timeout_s: float) -> ExecResult:
         if not tests:
             return ExecResult(outcomes=())
-        job = json.dumps({"code": code, "tests": list(tests), "timeout": timeout_s})
-        deadline = timeout_s * (len(tests) + 1) + 5.0
-        as_nobody = os.geteuid() == 0
-        with tempfile.TemporaryDirectory(prefix="accord-job-") as workdir:
-            if as_nobody:
-                os.chown(workdir, NOBODY, NOBODY)
-            try:
-                proc = subprocess.Popen(
-                    self._command(),
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.DEVNULL,
-                    cwd=workdir,
-                    env={},
-                    start_new_session=True,
-                    preexec_fn=lambda: self._preexec(int(deadline) + 1),
-                    user=NOBODY if as_nobody else None,
-                    group=NOBODY if as_nobody else None,
-                    extra_groups=[] if as_nobody else None,
-                )
-            except OSError as exc:
-                raise SandboxError(f"cannot start the sandbox ({self.mode}): {exc}") from exc
-            with self._lock:
-                self._active.add(proc.pid)
-            try:
-                out, _ = proc.communicate(job.encode(), timeout=deadline)
-            except subprocess.TimeoutExpired:
-                return _failed_all(tests, TIMEOUT, f"no result within {deadline:g} s")
-            finally:
-                _kill_group(proc)
-                with self._lock:
-                    self._active.discard(proc.pid)
-                    if self.mode == "bwrap":
-                        _reap_orphans(self._active)
-        return self._parse(out[-self.limits.max_output_kb * 1024 :], tests, proc.returncode)
+        deadline = timeout_s * (len(tests) + 1) + 1.0
+        job = {"code": code, "tests": list(tests), "timeout": timeout_s, "deadline": deadline}
+        slot = self._slots.get()
+        try:
+            reply = self._worker(slot).ask(job, deadline + 5.0)
+            if reply is None:  # the worker died or hung: it is replaced, the job fails
+                self._retire(slot)
+                return _failed_all(tests, TIMEOUT, f"the sandbox gave no result within {deadline:g} s")
+        finally:
+            self._slots.put(slot)
+        return self._parse(reply, tests, deadline)
 
     @staticmethod
-    def _parse(out: bytes, tests: tuple[str, ...], returncode: int | None) -> ExecResult:
-        lines = out.decode("utf-8", "replace").strip().splitlines()
-        try:
-            payload = json.loads(lines[-1])
-            outcomes = payload["outcomes"]
-            load_error = payload["load_error"]
-        except (IndexError, ValueError, KeyError, TypeError):
-            reason = f"the sandboxed process died (exit status {returncode})"
-            return _failed_all(tests, ERROR, reason)
-        if load_error:
-            return _failed_all(tests, ERROR, f"code failed to load: {load_error}")
-        if len(outcomes) != len(tests):
-            return _failed_all(tests, ERROR, "the sandboxed process stopped before all tests ran")
+    def _parse(reply: dict[str, Any], tests: tuple[str, ...], deadline: float) -> ExecResult:
+        if reply.get("timed_out"):
+            return _failed_all(tests, TIMEOUT, f"no result within {deadline:g} s")
+        result = reply.get("result")
+        if not isinstance(result, dict):
+            return _failed_all(tests, ERROR, "the candidate's process died without a result")
+        if result.get("load_error"):
+            return _failed_all(tests, ERROR, f"code failed to load: {result['load_error']}")
+        outcomes = result.get("outcomes")
+        if not isinstance(outcomes, list) or len(outcomes) != len(tests):
+            return _failed_all(tests, ERROR, "the candidate's process stopped before all tests ran")
         return ExecResult(
             outcomes=tuple(
                 TestOutcome(test=test, status=str(status), error=str(error))
@@ -247,9 +314,16 @@ class Sandbox:
             )
         )
 
+    def _discard_all(self) -> None:
+        for slot in range(self.workers):
+            self._retire(slot)
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill the job's whole process group: a C-level loop or a forked child ignores the rest."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    def close(self) -> None:
+        """Stop every worker (idempotent)."""
+        self._discard_all()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,4 +1,4 @@
-"""The accord command line: run, show, best, dashboard.
+"""The accord command line: run, show, best, dashboard, exec.
 
 Errors from accord print one line and exit 1 (``--debug`` shows the traceback);
 Ctrl-C stops cleanly: finished trials stay, the interrupted one is marked FAIL.
@@ -232,6 +232,32 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     raise AccordError(f"optuna-dashboard exited: {error.strip()}")
 
 
+def cmd_exec(args: argparse.Namespace) -> int:
+    from accord.runners.extract import extract_tests_any
+    from accord.runners.sandbox import Sandbox
+
+    try:
+        code = Path(args.code).read_text(encoding="utf-8")
+        tests_source = Path(args.tests).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AccordError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    tests = extract_tests_any(tests_source)
+    if not tests:
+        raise AccordError(f"{args.tests}: no assert statements found")
+    with Sandbox(workers=1) as sandbox:
+        result = sandbox.run(code, tests, timeout_s=args.timeout)
+    rows = [{"test": o.test, "status": o.status, "error": o.error} for o in result.outcomes]
+    if args.json:
+        print(json.dumps(rows, indent=1))
+    else:
+        width = max(len(o.status) for o in result.outcomes)
+        for o in result.outcomes:
+            print(f"{o.status:<{width}}  {o.test}" + (f"\n{'':<{width}}  -> {o.error}" if o.error else ""))
+        passed = sum(result.passed)
+        print(f"{passed} passed, {len(rows) - passed} failed  (sandbox: {sandbox.mode})")
+    return 0 if result.all_passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="accord", description=__doc__.splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -256,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
     best.add_argument("--min-pass-rate", type=float, help="the bar (default: the best pass rate found)")
     best.add_argument("--export", help="write the configuration to this TOML file")
     best.set_defaults(func=cmd_best)
+    run_one = commands.add_parser("exec", help="run a code file against a file of asserts in the sandbox")
+    run_one.add_argument("code", help="Python file with the candidate code")
+    run_one.add_argument("tests", help="Python file of assert statements")
+    run_one.add_argument("--json", action="store_true", help="print a JSON list of {test, status, error}")
+    run_one.add_argument("--timeout", type=float, default=3.0, help="seconds per test (default 3)")
+    run_one.set_defaults(func=cmd_exec)
     dash = study_command("dashboard", "open optuna-dashboard on this study")
     dash.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     dash.set_defaults(func=cmd_dashboard)

@@ -34,10 +34,10 @@ def open_runtime(
     executor: Executor | None = None,
 ) -> Iterator[Runtime]:
     """Local servers start lazily, on a model's first call, and always stop here."""
-    with LocalServers() as servers:
+    with LocalServers() as servers, contextlib.ExitStack() as stack:
         gateway = Gateway(
             models,
             backend or LiteLLMBackend(servers.base_url),
             cache=ResponseCache(default_cache_path()) if use_cache else None,
         )
-        yield Runtime(gateway=gateway, executor=executor or Sandbox())
+        yield Runtime(gateway=gateway, executor=executor or stack.enter_context(Sandbox()))

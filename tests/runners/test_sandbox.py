@@ -133,3 +133,51 @@ def test_many_jobs_leave_no_processes_behind(sandbox: Sandbox) -> None:
         pid for pid in children if Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
     ]
     assert zombies == []
+
+
+@needs_bwrap
+def test_nothing_a_job_writes_reaches_the_next_job() -> None:
+    with Sandbox(workers=1) as box:
+        writer = "import os\nfor p in ('/tmp/left', 'left_here', '/dev/shm/left'):\n    try:\n        open(p, 'w').write('x')\n    except OSError:\n        pass\n"
+        box.run(writer, ["assert True"], timeout_s=2)
+        probe = "import os\nassert not any(os.path.exists(p) for p in ('/tmp/left', 'left_here', '/dev/shm/left'))"
+        assert statuses(box, OK, [probe]) == ["passed"]
+
+
+@needs_bwrap
+def test_a_killed_worker_is_replaced_and_the_job_fails() -> None:
+    with Sandbox(workers=1) as box:
+        suicide = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+        result = box.run(suicide, ["assert True"], timeout_s=2)
+        assert not result.all_passed and result.outcomes[0].status in ("error", "timeout")
+        assert statuses(box, OK, ["assert f(1) == 2"]) == ["passed"]
+
+
+@needs_bwrap
+def test_workers_are_recycled() -> None:
+    with Sandbox(workers=1, recycle_after=3) as box:
+        pids = set()
+        for i in range(7):
+            box.run(OK, [f"assert f({i}) == {i + 1}"], timeout_s=2)
+            worker = box._pool[0]
+            assert worker is not None
+            pids.add(worker.proc.pid)
+        assert len(pids) == 3
+
+
+@needs_bwrap
+def test_run_many_keeps_order(sandbox: Sandbox) -> None:
+    jobs = [(f"def f():\n    return {i}\n", [f"assert f() == {i}", "assert f() == -1"]) for i in range(12)]
+    results = sandbox.run_many(jobs, timeout_s=2)
+    assert [[o.status for o in r.outcomes] for r in results] == [["passed", "failed"]] * 12
+
+
+@needs_bwrap
+def test_c_level_loop_is_killed_at_the_deadline(sandbox: Sandbox) -> None:
+    import time
+
+    backtrack = "sum(range(10 ** 10))"  # runs ~100 s in C without checking signals
+    start = time.monotonic()
+    assert statuses(sandbox, OK, [backtrack], timeout_s=0.5) == ["timeout"]
+    assert time.monotonic() - start < 10
+    assert statuses(sandbox, OK, ["assert f(2) == 3"]) == ["passed"]

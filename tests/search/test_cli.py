@@ -153,3 +153,26 @@ def test_errors_are_one_line_and_nothing_is_created(tmp_path: Path, study_file: 
     result = accord_cli("run", str(bad_tasks))
     assert result.returncode == 1 and "task file" in result.stderr and "not found" in result.stderr
     assert not (tmp_path / "runs" / "t.db").exists()
+
+
+def test_exec_prints_per_test_verdicts(tmp_path: Path) -> None:
+    code = tmp_path / "code.py"
+    code.write_text("def f(x):\n    return x * 2\n")
+    tests = tmp_path / "tests.py"
+    tests.write_text("assert f(2) == 4\nassert f(3) == 7\n\nassert g(1)\nimport os\n")
+    result = accord_cli("exec", str(code), str(tests), "--json")
+    assert result.returncode == 1
+    rows = json.loads(result.stdout)
+    assert [(r["test"], r["status"]) for r in rows] == [
+        ("assert f(2) == 4", "passed"),
+        ("assert f(3) == 7", "failed"),
+        ("assert g(1)", "error"),
+    ]
+    assert "NameError" in rows[2]["error"]
+    text = accord_cli("exec", str(code), str(tests))
+    assert "1 passed, 2 failed" in text.stdout
+    tests.write_text("assert f(2) == 4\n")
+    assert accord_cli("exec", str(code), str(tests)).returncode == 0
+    tests.write_text("print('no asserts')\n")
+    empty = accord_cli("exec", str(code), str(tests))
+    assert empty.returncode == 1 and "no assert statements" in empty.stderr
