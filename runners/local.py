@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from accord.runners.procutil import die_with_parent
+from accord.runners.procutil import die_with_parent, spawn
 from accord.space.errors import ModelSetupError
 
 log = logging.getLogger(__name__)
@@ -175,12 +175,14 @@ class LocalServers:
             "--n_threads", str(self._threads), "--n_threads_batch", str(self._threads),
         ]  # fmt: skip
         with log_path.open("wb") as log_file:
-            proc = subprocess.Popen(
-                command,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                preexec_fn=die_with_parent,
+            proc = spawn(
+                lambda: subprocess.Popen(
+                    command,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    preexec_fn=die_with_parent,
+                )
             )
         url = f"http://127.0.0.1:{port}/v1"
         deadline = time.monotonic() + self._startup_timeout_s

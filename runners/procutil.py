@@ -5,8 +5,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import queue
 import signal
 import subprocess
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -64,3 +70,48 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         proc.kill()
     proc.wait()
+
+
+class _Spawner:
+    """Runs process-starting functions on one thread that lives as long as the process.
+
+    Linux ties PR_SET_PDEATHSIG (ours, and bubblewrap's --die-with-parent) to the parent
+    *thread*: a child started from a short-lived worker thread is killed when that
+    thread exits. Starting every long-lived child from here keeps them alive until the
+    process itself ends, when they should die.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.Queue[tuple[Callable[[], Any], queue.Queue[tuple[bool, Any]]]] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def _loop(self) -> None:
+        while True:
+            factory, reply = self._requests.get()
+            try:
+                reply.put((True, factory()))
+            except BaseException as exc:
+                reply.put((False, exc))
+
+    def call(self, factory: Callable[[], T]) -> T:
+        if threading.current_thread() is threading.main_thread():
+            return factory()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="accord-spawner", daemon=True)
+                self._thread.start()
+        reply: queue.Queue[tuple[bool, Any]] = queue.Queue(maxsize=1)
+        self._requests.put((factory, reply))
+        ok, value = reply.get()
+        if not ok:
+            raise value
+        return cast(T, value)
+
+
+_spawner = _Spawner()
+
+
+def spawn(factory: Callable[[], T]) -> T:
+    """Call ``factory`` (which starts a child process) from a thread that outlives it."""
+    return _spawner.call(factory)

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from accord.runners.procutil import become_subreaper, die_with_parent, kill_group, reap_orphans
+from accord.runners.procutil import become_subreaper, die_with_parent, kill_group, reap_orphans, spawn
 from accord.space.errors import SandboxError
 
 log = logging.getLogger(__name__)
@@ -125,18 +125,20 @@ class _Worker:
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
         try:
-            self.proc = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-                cwd=self.workdir,
-                env={},
-                start_new_session=True,
-                preexec_fn=preexec,
-                user=uid,
-                group=uid,
-                extra_groups=[] if uid is not None else None,
+            self.proc = spawn(
+                lambda: subprocess.Popen(
+                    command,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    cwd=self.workdir,
+                    env={},
+                    start_new_session=True,
+                    preexec_fn=preexec,
+                    user=uid,
+                    group=uid,
+                    extra_groups=[] if uid is not None else None,
+                )
             )
         except OSError as exc:
             shutil.rmtree(self.workdir, ignore_errors=True)

@@ -181,3 +181,19 @@ def test_c_level_loop_is_killed_at_the_deadline(sandbox: Sandbox) -> None:
     assert statuses(sandbox, OK, [backtrack], timeout_s=0.5) == ["timeout"]
     assert time.monotonic() - start < 10
     assert statuses(sandbox, OK, ["assert f(2) == 3"]) == ["passed"]
+
+
+@needs_bwrap
+def test_workers_started_from_short_lived_threads_survive_them() -> None:
+    # PR_SET_PDEATHSIG follows the parent *thread*: workers spawned inside run_many's
+    # pool threads used to be killed when the pool shut down, failing the next job.
+    import time
+
+    with Sandbox(workers=2) as box:
+        box.run_many([(OK, [f"assert f({i}) == {i + 1}"]) for i in range(4)], timeout_s=2)
+        time.sleep(0.5)
+        pids = [w.proc.pid for w in box._pool if w is not None]
+        assert len(pids) == 2 and all(Path(f"/proc/{pid}").exists() for pid in pids)
+        results = box.run_many([(OK, [f"assert f({i}) == {i + 1}"]) for i in range(10, 14)], timeout_s=2)
+        assert all(r.all_passed for r in results)
+        assert [w.proc.pid for w in box._pool if w is not None] == pids
