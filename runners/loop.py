@@ -17,7 +17,7 @@ from accord.runners.extract import extract_code, extract_tests, imported_names
 from accord.runners.llm import Gateway, LLMRequest, Meter
 from accord.runners.sandbox import ExecResult, Executor
 from accord.runners.tasks import Task
-from accord.space.config import RunConfig
+from accord.space.config import RoleConfig, RunConfig
 from accord.space.prompts import PromptLibrary
 
 RESAMPLE_STRIDE = 1000
@@ -107,33 +107,30 @@ def run_member(task: Task, config: RunConfig, ctx: LoopContext, member: int) -> 
     }
     allowed = imported_names(task.prompt)
 
-    def write_code(sample: int) -> str | None:
-        messages = ctx.prompts.get("code", config.coder.prompt).render(**values)
+    def ask(template: tuple[str, str], role: RoleConfig, name: str, sample: int, **extra: str) -> str:
+        """One model call for ``name`` (coder, tester, repair) with a rendered template."""
         request = LLMRequest(
-            model=config.coder.model, messages=messages, temperature=config.coder.temperature,
-            max_tokens=config.max_tokens, sample=sample, role="coder",
-        )  # fmt: skip
-        text = _ask(ctx, request, task=task, member=member, stage="code")
+            model=role.model,
+            messages=ctx.prompts.get(*template).render(**values, **extra),
+            temperature=role.temperature,
+            max_tokens=config.max_tokens,
+            sample=sample,
+            role=name,
+        )
+        return _ask(ctx, request, task=task, member=member, stage=template[0])
+
+    def write_code(sample: int) -> str | None:
+        text = ask(("code", config.coder.prompt), config.coder, "coder", sample)
         return extract_code(text, prompt=task.prompt, entry_point=task.entry_point)
 
     def write_tests(sample: int) -> tuple[str, ...]:
-        messages = ctx.prompts.get("tests", config.tester.prompt).render(**values)
-        request = LLMRequest(
-            model=config.tester.model, messages=messages, temperature=config.tester.temperature,
-            max_tokens=config.max_tokens, sample=sample, role="tester",
-        )  # fmt: skip
-        text = _ask(ctx, request, task=task, member=member, stage="tests")
+        text = ask(("tests", config.tester.prompt), config.tester, "tester", sample)
         return extract_tests(text, entry_point=task.entry_point, allowed_names=allowed)
 
     def repair(code: str, result: ExecResult, sample: int) -> str | None:
-        messages = ctx.prompts.get("repair", "feedback").render(
-            code=code, feedback=_feedback(result), **values
+        text = ask(
+            ("repair", "feedback"), config.coder, "repair", sample, code=code, feedback=_feedback(result)
         )
-        request = LLMRequest(
-            model=config.coder.model, messages=messages, temperature=config.coder.temperature,
-            max_tokens=config.max_tokens, sample=sample, role="repair",
-        )  # fmt: skip
-        text = _ask(ctx, request, task=task, member=member, stage="repair")
         return extract_code(text, prompt=task.prompt, entry_point=task.entry_point) or code
 
     code = write_code(member)
