@@ -12,6 +12,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -20,7 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from accord.space.errors import BudgetExceeded, ConfigError, LLMError
+from accord.space.errors import (
+    AuthFailed,
+    BudgetExceeded,
+    ConfigError,
+    ContextTooLong,
+    LLMError,
+    LLMTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +50,8 @@ class ModelSpec:
     input_cost_per_token: float | None = None
     output_cost_per_token: float | None = None
     timeout_s: float = 300.0
+    max_retries: int = 3
+    """Further tries after a transient failure (rate limit, time-out, 5xx), with backoff."""
 
     @property
     def is_local(self) -> bool:
@@ -191,11 +203,28 @@ class Gateway:
         *,
         cache: ResponseCache | None = None,
         clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff_s: float = 1.0,
     ) -> None:
         self.models = dict(models)
         self.backend = backend
         self.cache = cache
         self._clock = clock
+        self._sleep = sleep
+        self._backoff_s = backoff_s
+
+    def _call(self, spec: ModelSpec, request: LLMRequest) -> RawCompletion:
+        """The backend's answer, retrying transient failures with exponential backoff."""
+        for attempt in range(spec.max_retries + 1):
+            try:
+                return self.backend(spec, request)
+            except LLMError as exc:
+                if not exc.transient or attempt == spec.max_retries:
+                    raise
+                delay = min(self._backoff_s * 2**attempt, 60.0) * (0.5 + random.random() / 2)
+                log.warning("%s: %s; retry %d in %.1f s", spec.alias, exc, attempt + 1, delay)
+                self._sleep(delay)
+        raise AssertionError("unreachable")
 
     def spec(self, alias: str) -> ModelSpec:
         try:
@@ -214,7 +243,7 @@ class Gateway:
             completion = Completion(cached=True, **hit)
         else:
             start = self._clock()
-            raw = self.backend(spec, request)
+            raw = self._call(spec, request)
             seconds = self._clock() - start
             completion = Completion(
                 text=raw.text,
@@ -249,13 +278,37 @@ def price(spec: ModelSpec, raw: RawCompletion) -> float:
     return raw.cost_usd or 0.0
 
 
+LITELLM_ERRORS: Mapping[str, type[LLMError]] = {
+    "ContextWindowExceededError": ContextTooLong,
+    "RateLimitError": RateLimited,
+    "AuthenticationError": AuthFailed,
+    "PermissionDeniedError": AuthFailed,
+    "Timeout": LLMTimeout,
+    "APITimeoutError": LLMTimeout,
+    "ServiceUnavailableError": ProviderUnavailable,
+    "InternalServerError": ProviderUnavailable,
+    "BadGatewayError": ProviderUnavailable,
+    "APIConnectionError": ProviderUnavailable,
+    "APIError": ProviderUnavailable,
+    "JSONDecodeError": ProviderUnavailable,
+}
+"""litellm exception class names (matched along the MRO, most specific first) to accord's."""
+
+
+def map_error(exc: BaseException, spec: ModelSpec) -> LLMError:
+    kind = next(
+        (LITELLM_ERRORS[c.__name__] for c in type(exc).__mro__ if c.__name__ in LITELLM_ERRORS), LLMError
+    )
+    text = str(exc).replace("\n", " ")
+    return kind(f"{spec.alias} ({spec.model}): {kind.__name__}: {text}"[:400])
+
+
 class LiteLLMBackend:
     """Calls any litellm-supported provider; local/<name> models go to accord's own
     llama.cpp servers through their OpenAI-compatible API."""
 
-    def __init__(self, local_base: Callable[[str], str] | None = None, *, num_retries: int = 2) -> None:
+    def __init__(self, local_base: Callable[[str], str] | None = None) -> None:
         self._local_base = local_base
-        self._num_retries = num_retries
         self._litellm: Any = None
 
     def _module(self) -> Any:
@@ -279,7 +332,7 @@ class LiteLLMBackend:
             "max_tokens": request.max_tokens,
             "seed": request.sample,
             "timeout": spec.timeout_s,
-            "num_retries": self._num_retries,
+            "num_retries": 0,  # the gateway retries, with the same policy for every backend
         }
         if spec.is_local:
             if self._local_base is None:
@@ -298,7 +351,7 @@ class LiteLLMBackend:
         try:
             response = litellm.completion(**kwargs)
         except Exception as exc:
-            raise LLMError(f"{spec.alias} ({spec.model}): {type(exc).__name__}: {exc}"[:500]) from exc
+            raise map_error(exc, spec) from exc
         usage = getattr(response, "usage", None)
         text = response.choices[0].message.content or ""
         cost: float | None = None

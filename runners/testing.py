@@ -6,7 +6,12 @@ gateway's cache and accounting, the loop and the objective all run for real on i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from accord.runners.llm import LLMRequest, ModelSpec, RawCompletion
 
@@ -55,3 +60,102 @@ def by_role(answers: Mapping[str, str | Callable[[LLMRequest], str]]) -> Script:
 def fenced(code: str) -> str:
     """A chatty answer with the code in a fenced block, as instruct models reply."""
     return f"Here is the solution.\n\n```python\n{code.strip()}\n```\n\nIt handles the examples."
+
+
+class ScriptedOpenAIServer:
+    """An OpenAI-compatible chat endpoint on 127.0.0.1 that answers from a script.
+
+    Each request takes the next action of ``script`` (the last one repeats): an int is an
+    HTTP status with an error body (200 answers normally), ``"hang"`` sleeps past any
+    client time-out, ``"malformed"`` sends a 200 whose body is not JSON. ``delay_s``
+    sleeps before every answer (a slow provider). Use as a context manager.
+    """
+
+    def __init__(
+        self, script: Sequence[int | str] = (200,), *, delay_s: float = 0.0, text: str = "hello"
+    ) -> None:
+        self.script = list(script)
+        self.delay_s = delay_s
+        self.text = text
+        self.requests = 0
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    def _next(self) -> int | str:
+        with self._lock:
+            index = min(self.requests, len(self.script) - 1)
+            self.requests += 1
+            return self.script[index]
+
+    def __enter__(self) -> ScriptedOpenAIServer:
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                action = owner._next()
+                if owner.delay_s:
+                    time.sleep(owner.delay_s)
+                if action == "hang":
+                    time.sleep(30)
+                    return
+                if action == "malformed":
+                    self._send(200, b"{not json")
+                    return
+                if action != 200:
+                    error = {
+                        "error": {"message": f"scripted failure {action}", "type": "error", "code": action}
+                    }
+                    self._send(int(action), json.dumps(error).encode())
+                    return
+                words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+                answer = {
+                    "id": "scripted",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model", "scripted"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": owner.text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": words,
+                        "completion_tokens": len(owner.text.split()),
+                        "total_tokens": words + len(owner.text.split()),
+                    },
+                }
+                self._send(200, json.dumps(answer).encode())
+
+            def _send(self, status: int, payload: bytes) -> None:
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()

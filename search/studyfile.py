@@ -156,6 +156,9 @@ def _model(file: str, alias: str, table: Any) -> ModelSpec:
             check=price_check,
         ),
         timeout_s=reader.get("timeout_s", float, 300.0, check=_positive),
+        max_retries=reader.get(
+            "max_retries", int, 3, check=lambda v: None if 0 <= v <= 20 else "must be between 0 and 20"
+        ),
     )
     reader.done()
     return spec

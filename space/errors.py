@@ -39,6 +39,29 @@ class ModelSetupError(AccordError):
 class LLMError(AccordError):
     """A model call failed after retries."""
 
+    transient = False
+    """Whether another try may succeed (the gateway retries these with backoff)."""
+
+
+class RateLimited(LLMError):
+    transient = True
+
+
+class LLMTimeout(LLMError):
+    transient = True
+
+
+class ProviderUnavailable(LLMError):
+    transient = True
+
+
+class AuthFailed(LLMError):
+    """Not retried: another try would fail the same way."""
+
+
+class ContextTooLong(LLMError):
+    """Not retried: another try would fail the same way."""
+
 
 class BudgetExceeded(LLMError):
     """A cost cap was reached."""

@@ -1,0 +1,104 @@
+"""litellm against a real local HTTP server with scripted failures: mapping and retries."""
+
+from __future__ import annotations
+
+import pytest
+
+from accord.runners.llm import Gateway, LiteLLMBackend, LLMRequest, ModelSpec
+from accord.runners.testing import ScriptedOpenAIServer
+from accord.space import AuthFailed, ContextTooLong, LLMError, LLMTimeout, ProviderUnavailable, RateLimited
+
+REQUEST = LLMRequest(model="m", messages=({"role": "user", "content": "say hello"},), role="coder")
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SCRIPTED_KEY", "sk-test")
+
+
+def gateway(
+    server: ScriptedOpenAIServer, *, retries: int = 2, timeout_s: float = 5.0
+) -> tuple[Gateway, list[float]]:
+    spec = ModelSpec(
+        alias="m",
+        model="openai/scripted",
+        api_base=server.base_url,
+        api_key_env="SCRIPTED_KEY",
+        timeout_s=timeout_s,
+        max_retries=retries,
+        input_cost_per_token=1e-6,
+        output_cost_per_token=2e-6,
+    )
+    sleeps: list[float] = []
+    return Gateway({"m": spec}, LiteLLMBackend(), sleep=sleeps.append, backoff_s=1.0), sleeps
+
+
+def test_success_reports_usage_and_price() -> None:
+    with ScriptedOpenAIServer([200], text="hi there") as server:
+        gw, _ = gateway(server)
+        completion = gw.complete(REQUEST)
+    assert completion.text == "hi there"
+    assert (completion.prompt_tokens, completion.completion_tokens) == (2, 2)
+    assert completion.cost_usd == pytest.approx(2 * 1e-6 + 2 * 2e-6)
+    assert completion.seconds > 0 and not completion.cached
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(429, RateLimited), (500, ProviderUnavailable), (503, ProviderUnavailable)]
+)
+def test_transient_failures_are_retried_with_backoff(status: int, error: type[LLMError]) -> None:
+    with ScriptedOpenAIServer([status, status, 200]) as server:
+        gw, sleeps = gateway(server, retries=2)
+        assert gw.complete(REQUEST).text == "hello"
+        assert server.requests == 3
+    assert len(sleeps) == 2 and 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0
+    with ScriptedOpenAIServer([status]) as server:
+        gw, sleeps = gateway(server, retries=2)
+        with pytest.raises(error):
+            gw.complete(REQUEST)
+        assert server.requests == 3 and len(sleeps) == 2
+
+
+def test_auth_failure_is_not_retried() -> None:
+    with ScriptedOpenAIServer([401]) as server:
+        gw, sleeps = gateway(server, retries=3)
+        with pytest.raises(AuthFailed, match="m \\(openai/scripted\\)"):
+            gw.complete(REQUEST)
+        assert server.requests == 1 and sleeps == []
+
+
+def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SCRIPTED_KEY")
+    with ScriptedOpenAIServer([200]) as server:
+        gw, _ = gateway(server)
+        with pytest.raises(LLMError, match="SCRIPTED_KEY is not set"):
+            gw.complete(REQUEST)
+        assert server.requests == 0
+
+
+def test_hang_past_the_timeout_is_a_timeout() -> None:
+    with ScriptedOpenAIServer(["hang", 200]) as server:
+        gw, sleeps = gateway(server, retries=0, timeout_s=0.5)
+        with pytest.raises(LLMTimeout):
+            gw.complete(REQUEST)
+        gw_retry, _ = gateway(server, retries=1, timeout_s=0.5)
+        assert gw_retry.complete(REQUEST).text == "hello"
+
+
+def test_malformed_json_is_a_provider_failure() -> None:
+    with ScriptedOpenAIServer(["malformed"]) as server:
+        gw, _ = gateway(server, retries=1)
+        with pytest.raises(ProviderUnavailable):
+            gw.complete(REQUEST)
+        assert server.requests == 2
+
+
+def test_context_too_long_is_mapped_and_not_retried() -> None:
+    import litellm
+
+    from accord.runners.llm import map_error
+
+    spec = ModelSpec(alias="m", model="openai/x")
+    exc = litellm.ContextWindowExceededError(message="too long", model="x", llm_provider="openai")
+    assert isinstance(map_error(exc, spec), ContextTooLong)
+    assert not ContextTooLong.transient and RateLimited.transient
