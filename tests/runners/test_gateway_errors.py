@@ -78,7 +78,7 @@ def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_hang_past_the_timeout_is_a_timeout() -> None:
     with ScriptedOpenAIServer(["hang", 200]) as server:
-        gw, sleeps = gateway(server, retries=0, timeout_s=0.5)
+        gw, _ = gateway(server, retries=0, timeout_s=0.5)
         with pytest.raises(LLMTimeout):
             gw.complete(REQUEST)
         gw_retry, _ = gateway(server, retries=1, timeout_s=0.5)
