@@ -52,6 +52,8 @@ class ModelSpec:
     timeout_s: float = 300.0
     max_retries: int = 3
     """Further tries after a transient failure (rate limit, time-out, 5xx), with backoff."""
+    path: str | None = None
+    """For ``replay/<corpus>`` models: the recorded corpus (JSONL, optionally gzipped)."""
 
     @property
     def is_local(self) -> bool:
@@ -70,6 +72,8 @@ class LLMRequest:
     """Which sample of this exact prompt: sample i of N is cached apart from sample j."""
     role: str = ""
     """Who asks (coder, tester, repair): for accounting and fakes, not part of the cache key."""
+    task_id: str = ""
+    """The task asked about (replay corpora are indexed by it); not part of the cache key."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -276,6 +280,21 @@ def price(spec: ModelSpec, raw: RawCompletion) -> float:
             spec.output_cost_per_token or 0.0
         )
     return raw.cost_usd or 0.0
+
+
+class PrefixRouter:
+    """Sends each model to the backend registered for its name's prefix (``replay/``),
+    everything else to ``default``."""
+
+    def __init__(self, routes: Mapping[str, Backend], default: Backend) -> None:
+        self.routes = dict(routes)
+        self.default = default
+
+    def __call__(self, spec: ModelSpec, request: LLMRequest) -> RawCompletion:
+        for prefix, backend in self.routes.items():
+            if spec.model.startswith(prefix):
+                return backend(spec, request)
+        return self.default(spec, request)
 
 
 LITELLM_ERRORS: Mapping[str, type[LLMError]] = {

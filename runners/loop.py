@@ -116,6 +116,7 @@ def run_member(task: Task, config: RunConfig, ctx: LoopContext, member: int) -> 
             max_tokens=config.max_tokens,
             sample=sample,
             role=name,
+            task_id=task.task_id,
         )
         return _ask(ctx, request, task=task, member=member, stage=template[0])
 

@@ -12,10 +12,12 @@ from accord.runners.llm import (
     Gateway,
     LiteLLMBackend,
     ModelSpec,
+    PrefixRouter,
     ResponseCache,
     default_cache_path,
 )
 from accord.runners.local import LocalServers
+from accord.runners.replay import PREFIX, ReplayBackend
 from accord.runners.sandbox import Executor, Sandbox
 
 
@@ -37,7 +39,7 @@ def open_runtime(
     with LocalServers() as servers, contextlib.ExitStack() as stack:
         gateway = Gateway(
             models,
-            backend or LiteLLMBackend(servers.base_url),
+            backend or PrefixRouter({PREFIX: ReplayBackend()}, LiteLLMBackend(servers.base_url)),
             cache=ResponseCache(default_cache_path()) if use_cache else None,
         )
         yield Runtime(gateway=gateway, executor=executor or stack.enter_context(Sandbox()))

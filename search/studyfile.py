@@ -14,6 +14,7 @@ from typing import Any
 
 from accord.runners.llm import ModelSpec
 from accord.runners.local import LOCAL_MODELS
+from accord.runners.replay import corpus_path
 from accord.runners.run import PASS_SOURCES
 from accord.space import PRESETS, ConfigError, PromptLibrary, SpaceSpec, parse_space, preset_params
 
@@ -128,7 +129,12 @@ def _positive(value: float) -> str | None:
     return None if value > 0 else f"must be positive, got {value}"
 
 
+def _resolved(study: Path, value: str | None) -> str | None:
+    return None if value is None else str((study.parent / value).resolve())
+
+
 def _model(file: str, alias: str, table: Any) -> ModelSpec:
+    path_of_study = Path(file)
     reader = _Reader(file, f"models.{alias}", table)
     model = reader.get("model", str)
     if model is None:
@@ -156,11 +162,18 @@ def _model(file: str, alias: str, table: Any) -> ModelSpec:
             check=price_check,
         ),
         timeout_s=reader.get("timeout_s", float, 300.0, check=_positive),
+        path=_resolved(path_of_study, reader.get("path", str)),
         max_retries=reader.get(
             "max_retries", int, 3, check=lambda v: None if 0 <= v <= 20 else "must be between 0 and 20"
         ),
     )
     reader.done()
+    if spec.model.startswith("replay/"):
+        location = corpus_path(spec)  # raises when neither path nor ACCORD_REPLAY_DIR is set
+        if not location.is_file():
+            raise reader.fail("path", f"replay corpus {location} not found")
+    elif spec.path is not None:
+        raise reader.fail("path", "only replay/<corpus> models take a path")
     return spec
 
 
