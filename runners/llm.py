@@ -54,6 +54,14 @@ class ModelSpec:
     """Further tries after a transient failure (rate limit, time-out, 5xx), with backoff."""
     path: str | None = None
     """For ``replay/<corpus>`` models: the recorded corpus (JSONL, optionally gzipped)."""
+    max_concurrent: int | None = None
+    """Calls in flight at once (default: 1 for a local llama.cpp server, 8 otherwise)."""
+    rpm: float | None = None
+    """Requests per minute at most (None: no limit)."""
+
+    @property
+    def concurrency(self) -> int:
+        return self.max_concurrent or (1 if self.is_local else 8)
 
     @property
     def is_local(self) -> bool:
@@ -175,6 +183,7 @@ class Meter:
     completion_tokens: int = 0
     seconds: float = 0.0
     by_role: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def amount(self, completion: Completion) -> float:
         return {
@@ -188,6 +197,10 @@ class Meter:
             raise BudgetExceeded(f"cost cap of {self.cap:g} {self.unit} reached")
 
     def charge(self, completion: Completion, role: str) -> None:
+        with self._lock:
+            self._charge(completion, role)
+
+    def _charge(self, completion: Completion, role: str) -> None:
         amount = self.amount(completion)
         self.cost += amount
         self.by_role[role] = self.by_role.get(role, 0.0) + amount
@@ -197,6 +210,29 @@ class Meter:
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         self.seconds += completion.seconds
+
+
+class _Limiter:
+    """At most ``concurrency`` calls in flight, and call starts spaced for ``rpm``."""
+
+    def __init__(self, concurrency: int, rpm: float | None) -> None:
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._interval = 60.0 / rpm if rpm else 0.0
+        self._next_start = 0.0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._slots.acquire()
+        if self._interval:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next_start)
+                self._next_start = start + self._interval
+            if start > now:
+                time.sleep(start - now)
+
+    def __exit__(self, *exc: object) -> None:
+        self._slots.release()
 
 
 class Gateway:
@@ -216,12 +252,22 @@ class Gateway:
         self._clock = clock
         self._sleep = sleep
         self._backoff_s = backoff_s
+        self._limits: dict[str, _Limiter] = {}
+        self._limits_lock = threading.Lock()
+
+    def _limiter(self, spec: ModelSpec) -> _Limiter:
+        with self._limits_lock:
+            if spec.model not in self._limits:
+                self._limits[spec.model] = _Limiter(spec.concurrency, spec.rpm)
+            return self._limits[spec.model]
 
     def _call(self, spec: ModelSpec, request: LLMRequest) -> RawCompletion:
         """The backend's answer, retrying transient failures with exponential backoff."""
+        limiter = self._limiter(spec)
         for attempt in range(spec.max_retries + 1):
             try:
-                return self.backend(spec, request)
+                with limiter:
+                    return self.backend(spec, request)
             except LLMError as exc:
                 if not exc.transient or attempt == spec.max_retries:
                     raise

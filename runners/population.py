@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from accord.runners import selection
@@ -10,6 +11,7 @@ from accord.runners.tasks import Task
 from accord.space.config import SINGLE, RunConfig
 
 HIDDEN_TIMEOUT_S = 20.0
+MAX_PARALLEL_MEMBERS = 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,7 +48,13 @@ def _select(rule: str, members: list[Member], ctx: LoopContext, config: RunConfi
 
 
 def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutcome:
-    members = [run_member(task, config, ctx, index) for index in range(config.population)]
+    if config.population == 1:
+        members = [run_member(task, config, ctx, 0)]
+    else:  # members wait on models and the sandbox: run them side by side
+        with ThreadPoolExecutor(max_workers=min(config.population, MAX_PARALLEL_MEMBERS)) as pool:
+            members = list(
+                pool.map(lambda index: run_member(task, config, ctx, index), range(config.population))
+            )
     chosen = _select(config.selection, members, ctx, config)
     winner = members[chosen] if chosen is not None else None
     code = winner.code if winner else None

@@ -163,6 +163,8 @@ def _model(file: str, alias: str, table: Any) -> ModelSpec:
         ),
         timeout_s=reader.get("timeout_s", float, 300.0, check=_positive),
         path=_resolved(path_of_study, reader.get("path", str)),
+        max_concurrent=reader.get("max_concurrent", int, check=_positive),
+        rpm=reader.get("rpm", float, check=_positive),
         max_retries=reader.get(
             "max_retries", int, 3, check=lambda v: None if 0 <= v <= 20 else "must be between 0 and 20"
         ),

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec
+from accord.runners.loop import LoopContext
+from accord.runners.population import run_population
+from accord.runners.sandbox import Sandbox
+from accord.runners.tasks import load_tasks
+from accord.runners.testing import ScriptedBackend
+from accord.space import PromptLibrary, RoleConfig, RunConfig
+from tests.conftest import solving_script
+
+
+class InFlight:
+    """A script that sleeps and records how many calls were in flight at once."""
+
+    def __init__(self, delay_s: float = 0.05) -> None:
+        self.delay_s = delay_s
+        self.now = 0
+        self.peak = 0
+        self.lock = threading.Lock()
+        self.solve = solving_script()
+
+    def __call__(self, request: LLMRequest) -> str:
+        with self.lock:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+        time.sleep(self.delay_s)
+        with self.lock:
+            self.now -= 1
+        return self.solve(request)
+
+
+def request(sample: int) -> LLMRequest:
+    return LLMRequest(
+        model="m", messages=({"role": "user", "content": "def add"},), sample=sample, role="coder"
+    )
+
+
+def test_calls_in_flight_are_bounded_per_model() -> None:
+    for model, bound, expected in (("fake/m", 3, 3), ("local/m", None, 1), ("fake/m", None, 8)):
+        script = InFlight()
+        gw = Gateway({"m": ModelSpec(alias="m", model=model, max_concurrent=bound)}, ScriptedBackend(script))
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            list(pool.map(lambda i: gw.complete(request(i)), range(24)))
+        assert script.peak == expected, model
+
+
+def test_rpm_spaces_call_starts() -> None:
+    gw = Gateway({"m": ModelSpec(alias="m", model="fake/m", rpm=600)}, ScriptedBackend(InFlight(0.0)))
+    start = time.monotonic()
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        list(pool.map(lambda i: gw.complete(request(i)), range(5)))
+    assert time.monotonic() - start >= 0.4  # 5 starts, 0.1 s apart
+
+
+def test_population_members_run_side_by_side(task_file: Path) -> None:
+    script = InFlight(0.1)
+    spec = ModelSpec(alias="good", model="fake/good", max_concurrent=4)
+    config = RunConfig(
+        coder=RoleConfig(model="good", prompt="direct", temperature=0.5),
+        tester=RoleConfig(model="good", prompt="basic", temperature=0.5),
+        population=6,
+        max_rounds=0,
+        selection="majority",
+    )
+    meter = Meter()
+    with Sandbox() as sandbox:
+        ctx = LoopContext(
+            gateway=Gateway({"good": spec}, ScriptedBackend(script)),
+            executor=sandbox,
+            prompts=PromptLibrary.load(),
+            meter=meter,
+        )
+        outcome = run_population(load_tasks(str(task_file))[0], config, ctx)
+    assert outcome.aligned and outcome.hidden_passed
+    assert script.peak == 4
+    assert meter.calls == 12  # the thread-safe meter counted every call
