@@ -46,7 +46,7 @@ def test_calls_in_flight_are_bounded_per_model() -> None:
         script = InFlight()
         gw = Gateway({"m": ModelSpec(alias="m", model=model, max_concurrent=bound)}, ScriptedBackend(script))
         with ThreadPoolExecutor(max_workers=12) as pool:
-            list(pool.map(lambda i: gw.complete(request(i)), range(24)))
+            list(pool.map(lambda i, gw=gw: gw.complete(request(i)), range(24)))
         assert script.peak == expected, model
 
 
