@@ -420,7 +420,8 @@ class LiteLLMBackend:
         usage = getattr(response, "usage", None)
         text = response.choices[0].message.content or ""
         cost: float | None = None
-        if not spec.is_local:
+        priced = spec.input_cost_per_token is not None or spec.output_cost_per_token is not None
+        if not spec.is_local and not priced:
             try:
                 cost = float(litellm.completion_cost(completion_response=response))
             except Exception:
