@@ -57,7 +57,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from accord.runners.tasks import load_tasks
     from accord.search.objective import Objective
     from accord.search.runtime import open_runtime
-    from accord.search.study import enqueue_presets, open_study
+    from accord.search.study import enqueue_presets, open_study, remaining_budget
 
     definition = _definition(args)
     tasks = load_tasks(
@@ -79,6 +79,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     storage = args.storage or definition.storage
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = open_study(definition, storage)
+    left = remaining_budget(study, definition)
+    if left is not None and left <= 0:
+        print(
+            f"study {definition.name} has spent its budget ({definition.max_total_cost:g} "
+            f"{definition.cost_unit}, budget.max_total_cost); raise it to run more trials",
+            file=sys.stderr,
+        )
+        _print_summary(study, definition, min_pass_rate=None)
+        return 0
     enqueued = enqueue_presets(study, definition)
     done_before = len(study.trials)
     print(
@@ -105,6 +114,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"trial {trial.number} {trial.state.name}: pass_rate={_fmt(values[0])} "
             f"cost={_fmt(values[1])} {definition.cost_unit}  [{trial.user_attrs.get('config', '')}]"
         )
+        left = remaining_budget(study, definition)
+        if left is not None and left <= 0:
+            trial_bar.write(f"study cost cap of {definition.max_total_cost:g} {definition.cost_unit} reached")
+            study.stop()
 
     # SIGTERM stops like Ctrl-C: optuna marks the running trial FAIL, servers stop.
     signal.signal(signal.SIGTERM, signal.default_int_handler)

@@ -16,6 +16,7 @@ from accord.runners.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
 from accord.runners.sandbox import Executor
 from accord.runners.tasks import Task
+from accord.search.study import remaining_budget
 from accord.search.studyfile import StudyDefinition
 from accord.space import suggest
 
@@ -69,7 +70,8 @@ class Objective:
         definition = self.definition
         config = suggest(trial, definition.space, definition.settings)
         trial.set_user_attr("config", config.describe())
-        meter = Meter(unit=definition.cost_unit, cap=definition.max_cost_per_trial)
+        caps = [definition.max_cost_per_trial, remaining_budget(trial.study, definition)]
+        meter = Meter(unit=definition.cost_unit, cap=min((c for c in caps if c is not None), default=None))
         ctx = LoopContext(
             gateway=self.gateway, executor=self.executor, prompts=definition.prompts, meter=meter
         )
@@ -82,14 +84,16 @@ class Objective:
         return result.pass_rate, result.cost
 
     def _constrain(self, trial: optuna.Trial, result: RunResult) -> None:
-        """Feasible (<= 0) when the trial stayed under its cap and ran every task."""
+        """Feasible (<= 0) only when the trial ran every task within its per-trial cap: a
+        run cut short by a cap scored only part of the task set and must not reach the front."""
         cap = self.definition.max_cost_per_trial
-        if cap is None:
-            return
-        unfinished = (result.n_tasks - len(result.outcomes)) / result.n_tasks
-        trial.set_constraint(
-            "cost_cap", result.cost / cap - 1.0 + (1.0 + unfinished if result.stopped else 0.0)
-        )
+        if result.stopped:
+            value = 1.0 + (result.n_tasks - len(result.outcomes)) / result.n_tasks
+        elif cap is not None:
+            value = result.cost / cap - 1.0
+        else:
+            value = -1.0
+        trial.set_constraint("budget", value)
 
     def _upload(self, trial: optuna.Trial, result: RunResult) -> None:
         if self.artifacts is None:

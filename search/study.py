@@ -93,3 +93,16 @@ def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     except ValueError:
         return []
     return sorted(front, key=lambda t: (t.values[1], -t.values[0], t.number))
+
+
+def study_cost(study: optuna.Study) -> float:
+    """The summed cost objective of the study's completed trials."""
+    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return sum(t.values[1] for t in done if t.values)
+
+
+def remaining_budget(study: optuna.Study, definition: StudyDefinition) -> float | None:
+    """What is left of the study's cost cap (None: no cap)."""
+    if definition.max_total_cost is None:
+        return None
+    return definition.max_total_cost - study_cost(study)

@@ -38,6 +38,8 @@ class StudyDefinition:
     cost_unit: str
     n_trials: int
     max_cost_per_trial: float | None
+    max_total_cost: float | None
+    """Cap on the study's summed cost objective (cache hits count: the cap is conservative)."""
     timeout_s: float | None
     models: Mapping[str, ModelSpec]
     space: SpaceSpec
@@ -211,6 +213,7 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
     budget = root.sub("budget")
     n_trials = budget.get("n_trials", int, 10, check=_positive)
     max_cost = budget.get("max_cost_per_trial", float, check=_positive)
+    max_total = budget.get("max_total_cost", float, check=_positive)
     timeout_s = budget.get("timeout_s", float, check=_positive)
     budget.done()
 
@@ -262,6 +265,7 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
         cost_unit=cost_unit,
         n_trials=n_trials,
         max_cost_per_trial=max_cost,
+        max_total_cost=max_total,
         timeout_s=timeout_s,
         models=models,
         space=space,

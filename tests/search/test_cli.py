@@ -176,3 +176,31 @@ def test_exec_prints_per_test_verdicts(tmp_path: Path) -> None:
     tests.write_text("print('no asserts')\n")
     empty = accord_cli("exec", str(code), str(tests))
     assert empty.returncode == 1 and "no assert statements" in empty.stderr
+
+
+def test_study_cost_cap_stops_the_study_and_later_runs(
+    study_file: Callable[..., Path], fake_backend: ScriptedBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = study_file(
+        "[objectives]\ncost = 'tokens'\n",
+        space='coder.model = ["good"]\ntester.temperature = {low = 0.0, high = 1.0}\n',
+    )
+    assert main(["run", str(path), "--n-trials", "1"]) == 0
+    one_trial = study_of(path).trials[0].values[1]
+    path.write_text(
+        path.read_text().replace("n_trials = 3", f"n_trials = 3\nmax_total_cost = {2.5 * one_trial}")
+    )
+    assert main(["run", str(path), "--n-trials", "6"]) == 0
+    trials = study_of(path).trials
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    spent = sum(t.values[1] for t in complete)
+    assert len(trials) < 7  # stopped before the six trials asked for
+    stopped = [t for t in complete if t.user_attrs["stopped"]]
+    assert len(stopped) == 1 and stopped[0].user_attrs["stopped"].startswith("budget")
+    assert stopped[0].constraints["budget"] > 0  # a partial run is infeasible: never on the front
+    assert stopped[0].number not in {t.number for t in study_of(path).best_trials}
+    assert spent < 2.5 * one_trial + one_trial  # at most the calls of the last trial over
+    capsys.readouterr()
+    assert main(["run", str(path), "--n-trials", "2"]) == 0
+    assert "has spent its budget" in capsys.readouterr().err
+    assert len(study_of(path).trials) == len(trials)
