@@ -14,7 +14,6 @@ from accord.search.studyfile import StudyDefinition
 log = logging.getLogger(__name__)
 
 METRICS = ("pass_rate", "cost")
-DIRECTIONS = ("maximize", "minimize")
 
 SAMPLER_FACTORIES: Mapping[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
     "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True),
