@@ -219,7 +219,6 @@ class Sandbox:
                 "subprocesses with network access. Install bubblewrap for isolation.",
                 "disabled" if use_bwrap is False else "unavailable",
             )
-        self.cache_hits = 0
         atexit.register(self.close)
 
     def _command(self) -> list[str]:
@@ -247,7 +246,6 @@ class Sandbox:
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
-                self.cache_hits += 1
                 return cached
         result = self._execute(code, tuple(tests), timeout_s)
         with self._lock:
