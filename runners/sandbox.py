@@ -55,6 +55,8 @@ class TestOutcome:
     status: str
     """passed, failed (the assert was false), error (it raised) or timeout."""
     error: str = ""
+    load_error: bool = False
+    """The code itself did not run (the error says why); the test never ran."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,7 +94,7 @@ class Limits:
 
 
 def _failed_all(tests: Sequence[str], status: str, reason: str) -> ExecResult:
-    outcomes = tuple(TestOutcome(test=t, status=status, error=reason) for t in tests)
+    outcomes = tuple(TestOutcome(test=t, status=status, error=reason, load_error=True) for t in tests)
     return ExecResult(outcomes=outcomes, load_error=reason)
 
 
@@ -198,7 +200,9 @@ class Sandbox:
         self.limits = limits or Limits()
         self.workers = workers
         self.recycle_after = recycle_after
-        self._cache: dict[str, ExecResult] = {}
+        self._cache: dict[str, TestOutcome] = {}
+        self.executed_pairs = 0
+        """(code, test) pairs actually run: cache misses."""
         self._lock = threading.Lock()
         self._slots: queue.Queue[int] = queue.Queue()
         self._pool: list[_Worker | None] = [None] * workers
@@ -242,15 +246,25 @@ class Sandbox:
         return result.all_passed
 
     def run(self, code: str, tests: Sequence[str], *, timeout_s: float) -> ExecResult:
-        key = hashlib.sha256(json.dumps([code, list(tests), timeout_s, self.mode]).encode()).hexdigest()
+        """``code`` against each of ``tests``. Outcomes are cached per (code, test): only
+        pairs never run before reach a worker, so populations that share tests, and
+        selection rules that re-run candidates against them, pay once per pair."""
+        prefix = json.dumps([code, timeout_s, self.mode])
+        keys = [hashlib.sha256(f"{prefix}\0{test}".encode()).hexdigest() for test in tests]
         with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                return cached
-        result = self._execute(code, tuple(tests), timeout_s)
-        with self._lock:
-            self._cache[key] = result
-        return result
+            known = {key: self._cache[key] for key in keys if key in self._cache}
+        missing = tuple(dict.fromkeys(t for t, k in zip(tests, keys, strict=True) if k not in known))
+        if missing:
+            fresh = self._execute(code, missing, timeout_s)
+            by_test = dict(zip(missing, fresh.outcomes, strict=True))
+            with self._lock:
+                self.executed_pairs += len(missing)
+                for test, key in zip(tests, keys, strict=True):
+                    if key not in known:
+                        known[key] = self._cache[key] = by_test[test]
+        outcomes = tuple(known[key] for key in keys)
+        load_error = next((o.error for o in outcomes if o.load_error), "")
+        return ExecResult(outcomes=outcomes, load_error=load_error)
 
     def run_many(self, jobs: Sequence[tuple[str, Sequence[str]]], *, timeout_s: float) -> list[ExecResult]:
         """Several jobs at once, spread over the workers; results in order."""
@@ -281,38 +295,58 @@ class Sandbox:
                 reap_orphans(self._active)
 
     def _execute(self, code: str, tests: tuple[str, ...], timeout_s: float) -> ExecResult:
-        if not tests:
-            return ExecResult(outcomes=())
-        deadline = timeout_s * (len(tests) + 1) + 1.0
-        job = {"code": code, "tests": list(tests), "timeout": timeout_s, "deadline": deadline}
+        """Run every test; when one hangs or kills its process, it alone is charged with
+        that and the tests after it run in a follow-up job."""
+        outcomes: list[TestOutcome] = []
+        remaining = tests
+        while remaining:
+            reply, deadline = self._ask(code, remaining, timeout_s)
+            if reply is None:
+                reason = f"the sandbox gave no result within {deadline:g} s"
+                return ExecResult(outcomes=(*outcomes, *_failed_all(remaining, TIMEOUT, reason).outcomes))
+            stalled = reply.get("stopped") == "stalled"
+            load = reply.get("load")
+            if not isinstance(load, dict) or load.get("load_error"):
+                if isinstance(load, dict):
+                    status, reason = ERROR, f"code failed to load: {load['load_error']}"
+                elif stalled:
+                    status, reason = TIMEOUT, f"timeout while loading the code ({timeout_s:g} s)"
+                else:
+                    status, reason = ERROR, "the candidate's process died while loading the code"
+                failed = _failed_all(remaining, status, reason).outcomes
+                return ExecResult(outcomes=(*outcomes, *failed), load_error=reason)
+            done = [
+                TestOutcome(test=test, status=str(item[0]), error=str(item[1]))
+                for test, item in zip(remaining, reply.get("outcomes") or [], strict=False)
+            ]
+            outcomes.extend(done)
+            remaining = remaining[len(done) :]
+            if remaining:  # this test stalled or killed the process; the rest run again
+                reason = (
+                    f"no result within {timeout_s:g} s"
+                    if stalled
+                    else "the candidate's process died during this test"
+                )
+                outcomes.append(
+                    TestOutcome(test=remaining[0], status=TIMEOUT if stalled else ERROR, error=reason)
+                )
+                remaining = remaining[1:]
+        return ExecResult(outcomes=tuple(outcomes))
+
+    def _ask(
+        self, code: str, tests: tuple[str, ...], timeout_s: float
+    ) -> tuple[dict[str, Any] | None, float]:
+        # the worker answers within (tests + 1) steps of (time-out + its grace)
+        deadline = (timeout_s + 1.0) * (len(tests) + 2) + 5.0
+        job = {"code": code, "tests": list(tests), "timeout": timeout_s}
         slot = self._slots.get()
         try:
-            reply = self._worker(slot).ask(job, deadline + 5.0)
+            reply = self._worker(slot).ask(job, deadline)
             if reply is None:  # the worker died or hung: it is replaced, the job fails
                 self._retire(slot)
-                return _failed_all(tests, TIMEOUT, f"the sandbox gave no result within {deadline:g} s")
         finally:
             self._slots.put(slot)
-        return self._parse(reply, tests, deadline)
-
-    @staticmethod
-    def _parse(reply: dict[str, Any], tests: tuple[str, ...], deadline: float) -> ExecResult:
-        if reply.get("timed_out"):
-            return _failed_all(tests, TIMEOUT, f"no result within {deadline:g} s")
-        result = reply.get("result")
-        if not isinstance(result, dict):
-            return _failed_all(tests, ERROR, "the candidate's process died without a result")
-        if result.get("load_error"):
-            return _failed_all(tests, ERROR, f"code failed to load: {result['load_error']}")
-        outcomes = result.get("outcomes")
-        if not isinstance(outcomes, list) or len(outcomes) != len(tests):
-            return _failed_all(tests, ERROR, "the candidate's process stopped before all tests ran")
-        return ExecResult(
-            outcomes=tuple(
-                TestOutcome(test=test, status=str(status), error=str(error))
-                for test, (status, error) in zip(tests, outcomes, strict=True)
-            )
-        )
+        return reply, deadline
 
     def _discard_all(self) -> None:
         for slot in range(self.workers):

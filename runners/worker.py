@@ -3,10 +3,13 @@ script (never imported by accord).
 
 argv[1] is "1" when the worker owns its pid namespace and uid, so it may kill every
 other process it can see after each job. Protocol: one JSON job per line on stdin,
-{"code", "tests", "timeout", "deadline"}; one JSON reply per line on stdout,
-{"result": {"load_error", "outcomes"} | null, "timed_out": bool}. Each job runs in a
-forked child with a fresh work directory, its own process group and its output sent to
-/dev/null; the worker enforces the job's deadline and cleans up after it.
+{"code", "tests", "timeout"}; one JSON reply per line on stdout, {"load": {"load_error"}
+| null, "outcomes": [[status, error], ...], "stopped": "" | "stalled" | "died"}. Each
+job runs in a forked child with a fresh work directory, its own process group and its
+output sent to /dev/null. The child reports each step (loading, then every test) as it
+ends; the worker gives each step the test time-out plus a grace period, so a test stuck
+in C code, or one that kills its process, ends the job there and the reply says which
+tests ran. The worker then cleans up after the job.
 """
 
 import contextlib
@@ -20,6 +23,8 @@ import sys
 import time
 
 MAX_RESULT = 1 << 20
+GRACE_S = 1.0
+"""Slack per step beyond the test's own time-out (signal delivery, scheduling)."""
 
 
 class _TestTimeout(BaseException):
@@ -35,22 +40,23 @@ def _describe(exc):
     return text[:300]
 
 
-def _run_tests(job):
-    """In the child: load the code, run each test, return the result dict."""
+def _run_tests(job, emit):
+    """In the child: load the code, then run each test, emitting one line per step as it
+    ends, so a test that hangs or kills the process costs only itself."""
     signal.signal(signal.SIGALRM, _alarm)
     namespace = {"__name__": "__main__"}
-    result = {"load_error": None, "outcomes": []}
     try:
         signal.setitimer(signal.ITIMER_REAL, job["timeout"])
         exec(compile(job["code"], "<candidate>", "exec"), namespace)
         signal.setitimer(signal.ITIMER_REAL, 0)
     except _TestTimeout:
-        result["load_error"] = "timeout while loading the code"
-        return result
+        emit({"load_error": "timeout while loading the code"})
+        return
     except BaseException as exc:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        result["load_error"] = _describe(exc)
-        return result
+        emit({"load_error": _describe(exc)})
+        return
+    emit({"load_error": None})
     for test in job["tests"]:
         scope = dict(namespace)
         try:
@@ -66,8 +72,7 @@ def _run_tests(job):
         except BaseException as exc:
             signal.setitimer(signal.ITIMER_REAL, 0)
             outcome = ["error", _describe(exc)]
-        result["outcomes"].append(outcome)
-    return result
+        emit(outcome)
 
 
 def _child(job, workdir, write_fd):
@@ -76,32 +81,47 @@ def _child(job, workdir, write_fd):
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
     os.chdir(workdir)
-    cpu = int(job["deadline"]) + 1
+    cpu = int((job["timeout"] + GRACE_S) * (len(job["tests"]) + 1)) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     sys.setrecursionlimit(3000)
+
+    def emit(item):
+        os.write(write_fd, json.dumps(item).encode() + b"\n")
+
     try:
-        payload = json.dumps(_run_tests(job)).encode()
+        _run_tests(job, emit)
     except BaseException:
         os._exit(1)
-    os.write(write_fd, payload[:MAX_RESULT])
     os._exit(0)
 
 
-def _read_until(fd, deadline):
-    chunks, size = [], 0
-    while True:
+def _read_steps(fd, steps, window):
+    """Up to ``steps`` JSON lines; each must arrive within ``window`` s of the one before.
+    Returns (items, why it stopped early: "" | "stalled" | "died")."""
+    items, buffer, size = [], b"", 0
+    deadline = time.monotonic() + window + GRACE_S  # the first step includes the fork
+    while len(items) < steps:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            return b"".join(chunks), True
+            return items, "stalled"
         ready, _, _ = select.select([fd], [], [], remaining)
         if not ready:
             continue
         data = os.read(fd, 65536)
         if not data:
-            return b"".join(chunks), False
+            return items, "died"
         size += len(data)
-        if size <= MAX_RESULT:
-            chunks.append(data)
+        if size > MAX_RESULT:
+            return items, "died"
+        buffer += data
+        while b"\n" in buffer and len(items) < steps:
+            line, _, buffer = buffer.partition(b"\n")
+            try:
+                items.append(json.loads(line))
+            except ValueError:
+                return items, "died"
+            deadline = time.monotonic() + window
+    return items, ""
 
 
 def _cleanup(pid, kill_all):
@@ -148,15 +168,14 @@ def main():
             os.close(read_fd)
             _child(job, workdir, write_fd)
         os.close(write_fd)
-        data, timed_out = _read_until(read_fd, time.monotonic() + job["deadline"])
+        steps, stopped = _read_steps(read_fd, len(job["tests"]) + 1, job["timeout"] + GRACE_S)
         os.close(read_fd)
         _cleanup(pid, kill_all)
         _wipe([base, "/dev/shm"] if kill_all else [base])
-        try:
-            result = json.loads(data) if data and not timed_out else None
-        except ValueError:
-            result = None
-        channel.write(json.dumps({"result": result, "timed_out": timed_out}).encode() + b"\n")
+        reply = {"load": steps[0] if steps else None, "outcomes": steps[1:], "stopped": stopped}
+        if reply["load"] and reply["load"].get("load_error"):
+            reply["stopped"] = ""
+        channel.write(json.dumps(reply).encode() + b"\n")
         channel.flush()
 
 

@@ -103,10 +103,27 @@ def test_no_secrets_no_host_files_no_network(
 
 
 @needs_bwrap
-def test_identical_jobs_run_once(sandbox: Sandbox) -> None:
+def test_each_code_test_pair_runs_once(sandbox: Sandbox) -> None:
     code = OK + "import random\nSEED = random.random()\n"
-    first = sandbox.run(code, ["assert SEED < 2"], timeout_s=1)
-    assert sandbox.run(code, ["assert SEED < 2"], timeout_s=1) is first
+    before = sandbox.executed_pairs
+    first = sandbox.run(code, ["assert SEED < 2", "assert f(1) == 2"], timeout_s=1)
+    assert sandbox.executed_pairs - before == 2
+    again = sandbox.run(code, ["assert f(1) == 2", "assert SEED < 2", "assert f(1) == 7"], timeout_s=1)
+    assert sandbox.executed_pairs - before == 3  # only the new pair ran
+    assert [o.status for o in again.outcomes] == ["passed", "passed", "failed"]
+    assert again.outcomes[1] is first.outcomes[0]
+
+
+@needs_bwrap
+def test_a_test_stuck_in_c_or_killing_its_process_costs_only_itself(sandbox: Sandbox) -> None:
+    import time
+
+    tests = ["assert f(1) == 2", "sum(range(10 ** 10))", "assert f(2) == 3", "import os; os._exit(3)", "assert f(3) == 4"]
+    start = time.monotonic()
+    result = sandbox.run(OK + "# stuck\n", tests, timeout_s=0.5)
+    assert [o.status for o in result.outcomes] == ["passed", "timeout", "passed", "error", "passed"]
+    assert "died" in result.outcomes[3].error
+    assert time.monotonic() - start < 10
 
 
 def test_fallback_runs_without_bubblewrap_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
