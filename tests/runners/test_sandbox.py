@@ -118,7 +118,13 @@ def test_each_code_test_pair_runs_once(sandbox: Sandbox) -> None:
 def test_a_test_stuck_in_c_or_killing_its_process_costs_only_itself(sandbox: Sandbox) -> None:
     import time
 
-    tests = ["assert f(1) == 2", "sum(range(10 ** 10))", "assert f(2) == 3", "import os; os._exit(3)", "assert f(3) == 4"]
+    tests = [
+        "assert f(1) == 2",
+        "sum(range(10 ** 10))",
+        "assert f(2) == 3",
+        "import os; os._exit(3)",
+        "assert f(3) == 4",
+    ]
     start = time.monotonic()
     result = sandbox.run(OK + "# stuck\n", tests, timeout_s=0.5)
     assert [o.status for o in result.outcomes] == ["passed", "timeout", "passed", "error", "passed"]
