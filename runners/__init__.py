@@ -13,7 +13,7 @@ from accord.runners.llm import (
     RawCompletion,
     ResponseCache,
 )
-from accord.runners.loop import LoopContext, Member, run_member
+from accord.runners.loop import LoopContext, Member, run_loops
 from accord.runners.population import TaskOutcome, run_population
 from accord.runners.run import PASS_SOURCES, RunResult, run_config, score
 from accord.runners.sandbox import ExecResult, Executor, Sandbox, TestOutcome
@@ -41,7 +41,7 @@ __all__ = [
     "TestOutcome",
     "load_tasks",
     "run_config",
-    "run_member",
+    "run_loops",
     "run_population",
     "score",
 ]

@@ -9,10 +9,30 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
+import threading
+from collections.abc import Callable, Sequence
+from typing import ParamSpec, TypeVar
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _BUILTINS = frozenset(dir(builtins))
+_AST_LOCK = threading.RLock()
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _serialized(fn: Callable[P, R]) -> Callable[P, R]:
+    """CPython 3.11 before 3.11.8 can raise "SystemError: AST constructor recursion depth
+    mismatch" when threads parse at once (gh-106905); population members extract in
+    parallel threads, so every entry point parses under one lock."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _AST_LOCK:
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _blocks(text: str) -> list[str]:
@@ -84,6 +104,7 @@ def _strip_scaffolding(source: str) -> str:
     return "\n".join("\n".join(lines[start(node) : node.end_lineno]) for node in kept)
 
 
+@_serialized
 def extract_code(text: str, *, prompt: str, entry_point: str) -> str | None:
     """The function from a completion, with the prompt's imports; None when unusable."""
     blocks = _blocks(text)
@@ -153,6 +174,7 @@ def _statements(source: str, max_merge: int = 6) -> list[ast.stmt]:
     return found
 
 
+@_serialized
 def extract_tests(
     text: str, *, entry_point: str, allowed_names: frozenset[str] = frozenset()
 ) -> tuple[str, ...]:
@@ -177,6 +199,7 @@ def extract_tests(
     return tuple(tests)
 
 
+@_serialized
 def imported_names(prompt: str) -> frozenset[str]:
     """Names the prompt's import lines bind (tests may use them too)."""
     names: set[str] = set()
@@ -187,8 +210,37 @@ def imported_names(prompt: str) -> frozenset[str]:
     return frozenset(names)
 
 
+@_serialized
 def extract_tests_any(source: str) -> tuple[str, ...]:
     """Every top-level assert statement of a tests file, whatever function it calls."""
     return tuple(
         dict.fromkeys(ast.unparse(node) for node in _statements(source) if isinstance(node, ast.Assert))
     )
+
+
+@_serialized
+def probes(
+    tests: Sequence[str], entry_point: str, allowed_names: frozenset[str] = frozenset()
+) -> tuple[str, ...]:
+    """One statement per distinct call of ``entry_point`` found in ``tests`` (inputs only:
+    the expected values are ignored). A probe fails on purpose with the call's output as
+    its message, so running candidates on the probes compares their behaviour: equal
+    outputs give equal (status, message) pairs. Sets are sorted, as their order varies
+    between interpreters."""
+    calls: list[str] = []
+    allowed = _BUILTINS | allowed_names | {entry_point}
+    for test in tests:
+        try:
+            tree = ast.parse(test)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id == entry_point
+                and _free_names(node) <= allowed
+            ):
+                calls.append(ast.unparse(node))
+    show = "repr(sorted(_v, key=repr) if isinstance(_v, (set, frozenset)) else _v)[:200]"
+    return tuple(f"_v = {call}\nassert False, {show}" for call in dict.fromkeys(calls))

@@ -79,7 +79,11 @@ class LLMRequest:
     sample: int = 0
     """Which sample of this exact prompt: sample i of N is cached apart from sample j."""
     role: str = ""
-    """Who asks (coder, tester, repair): for accounting and fakes, not part of the cache key."""
+    """Who asks (coder, tester, planner, repairer): for accounting and fakes, not part of
+    the cache key."""
+    stage: str = ""
+    """Which step of the loop asks (code, tests, repair, reflect, plan, spec, explain,
+    check): for accounting and fakes, not part of the cache key."""
     task_id: str = ""
     """The task asked about (replay corpora are indexed by it); not part of the cache key."""
 
@@ -183,6 +187,8 @@ class Meter:
     completion_tokens: int = 0
     seconds: float = 0.0
     by_role: dict[str, float] = field(default_factory=dict)
+    by_stage: dict[str, float] = field(default_factory=dict)
+    tokens_by_role: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def amount(self, completion: Completion) -> float:
@@ -196,14 +202,16 @@ class Meter:
         if self.cap is not None and self.cost >= self.cap:
             raise BudgetExceeded(f"cost cap of {self.cap:g} {self.unit} reached")
 
-    def charge(self, completion: Completion, role: str) -> None:
+    def charge(self, completion: Completion, role: str, stage: str = "") -> None:
         with self._lock:
-            self._charge(completion, role)
+            self._charge(completion, role, stage or role)
 
-    def _charge(self, completion: Completion, role: str) -> None:
+    def _charge(self, completion: Completion, role: str, stage: str) -> None:
         amount = self.amount(completion)
         self.cost += amount
         self.by_role[role] = self.by_role.get(role, 0.0) + amount
+        self.by_stage[stage] = self.by_stage.get(stage, 0.0) + amount
+        self.tokens_by_role[role] = self.tokens_by_role.get(role, 0) + completion.tokens
         self.calls += 1
         self.cache_hits += completion.cached
         self.spent_usd += 0.0 if completion.cached else completion.cost_usd
@@ -315,7 +323,7 @@ class Gateway:
                     },
                 )
         if meter is not None:
-            meter.charge(completion, request.role)
+            meter.charge(completion, request.role, request.stage)
         return completion
 
 

@@ -1,29 +1,42 @@
-"""One member of a population on one task: the code/test back-translation loop.
+"""The back-translation loop, run for a whole population of one task in lockstep rounds.
 
-The coder writes a function from the task; the tester, independently and never seeing
-the code, writes asserts from the same task. The sandbox runs one against the other.
-Until they agree (aligned) or rounds run out: unusable or degenerate tests are
-regenerated, unusable code is regenerated, failing code is repaired with the failing
-asserts and their errors as feedback (Self-Debug style).
+Each member writes code and, independently (the tester never sees the code), tests,
+both from the task alone; a technique may first add a plan, a spec that code and tests
+both follow, chain-of-thought instructions or worked examples. The sandbox runs each
+member's code against its own tests. A member is aligned when its code passes all of a
+non-degenerate test set (at least ``min_asserts`` asserts, some of which trivial stubs
+fail) and, with self-explanation on, the planner finds the code's description faithful
+to the task. Until every member aligns or rounds run out, each unaligned member takes
+one repair step: unusable tests or code are regenerated; otherwise the repair policy
+decides what is rewritten. Rounds are shared by the population because blame
+assignment weighs a member's failing tests against its peers' candidates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from accord.runners.extract import extract_code, extract_tests, imported_names
 from accord.runners.llm import Gateway, LLMRequest, Meter
 from accord.runners.sandbox import ExecResult, Executor
 from accord.runners.tasks import Task
 from accord.space.config import RoleConfig, RunConfig
-from accord.space.prompts import PromptLibrary
+from accord.space.prompts import Example, PromptLibrary, fewshot_context, load_examples
 
 RESAMPLE_STRIDE = 1000
-"""Sample index offset per regeneration round, so a regenerated answer is a new sample."""
+"""Sample index offset per round, so a regenerated answer is a new sample."""
 N_TESTS = 5
 FEEDBACK_LIMIT = 5
+MAX_PARALLEL_MEMBERS = 16
+COT_CONTEXT = (
+    "Before the code, reason step by step in a few short sentences: restate what is asked, "
+    "work through the examples, and note the edge cases. Then give the code."
+)
+T = TypeVar("T")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -35,11 +48,16 @@ class LoopContext:
     prompts: PromptLibrary
     meter: Meter
     transcript: list[dict[str, Any]] = field(default_factory=list)
+    examples: tuple[Example, ...] = field(default_factory=load_examples)
+    hidden_timeout_s: float = 10.0
+    """Time-out of a hidden-test evaluation (the whole check of one task)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Member:
     index: int
+    model: str
+    """The coder model this member used (ensembles take turns)."""
     code: str | None
     tests: tuple[str, ...]
     tests_valid: bool
@@ -55,6 +73,23 @@ class Member:
         return sum(self.result.passed) / len(self.result.outcomes)
 
 
+@dataclass(slots=True)
+class _State:
+    index: int
+    code: str | None = None
+    tests: tuple[str, ...] = ()
+    valid: bool = False
+    result: ExecResult | None = None
+    aligned: bool = False
+    rounds: int = 0
+    context_code: str = ""
+    context_tests: str = ""
+    mismatch: str = ""
+    """Why the self-explanation check rejected the current code ("" when it did not)."""
+    explained: str | None = None
+    """The code the self-explanation check last accepted."""
+
+
 def stubs(entry_point: str) -> tuple[str, str]:
     """Trivial implementations a meaningful test set must reject."""
     return (
@@ -63,108 +98,254 @@ def stubs(entry_point: str) -> tuple[str, str]:
     )
 
 
-def tests_are_valid(tests: Sequence[str], task: Task, config: RunConfig, executor: Executor) -> bool:
-    if len(tests) < config.min_asserts:
-        return False
-    return all(
-        not executor.run(stub, tests, timeout_s=config.test_timeout_s).all_passed
-        for stub in stubs(task.entry_point)
+def feedback(result: ExecResult, only: Sequence[str] | None = None) -> str:
+    failing = [o for o in result.outcomes if o.status != "passed" and (only is None or o.test in only)]
+    return "\n".join(
+        f"{o.test}\n    -> {o.status}: {o.error or 'assertion failed'}" for o in failing[:FEEDBACK_LIMIT]
     )
 
 
-def _ask(ctx: LoopContext, request: LLMRequest, *, task: Task, member: int, stage: str) -> str:
-    completion = ctx.gateway.complete(request, meter=ctx.meter)
-    ctx.transcript.append(
-        {
-            "task_id": task.task_id,
-            "member": member,
-            "stage": stage,
-            "role": request.role,
-            "model": request.model,
-            "sample": request.sample,
-            "messages": [dict(m) for m in request.messages],
-            "response": completion.text,
-            "prompt_tokens": completion.prompt_tokens,
-            "completion_tokens": completion.completion_tokens,
-            "cost_usd": completion.cost_usd,
-            "seconds": round(completion.seconds, 3),
-            "cached": completion.cached,
-        }
-    )
-    return completion.text
+def each(fn: Callable[[T], object], items: Sequence[T]) -> None:
+    """``fn`` on every item, side by side (members wait on models and the sandbox)."""
+    if len(items) <= 1:
+        for item in items:
+            fn(item)
+        return
+    with ThreadPoolExecutor(max_workers=min(len(items), MAX_PARALLEL_MEMBERS)) as pool:
+        list(pool.map(fn, items))
 
 
-def _feedback(result: ExecResult) -> str:
-    failing = [o for o in result.outcomes if o.status != "passed"][:FEEDBACK_LIMIT]
-    return "\n".join(f"{o.test}\n    -> {o.status}: {o.error or 'assertion failed'}" for o in failing)
+def blame(
+    tests: Sequence[str], failing: Sequence[str], peers: Sequence[tuple[bool, ...]], union: Sequence[str]
+) -> tuple[str, ...]:
+    """The failing tests to blame: those that every candidate of the largest group of
+    peers agreeing with each other (same verdict on every test of ``union``, at least two
+    of them) fails too. ``peers`` are pass vectors over ``union``."""
+    groups: dict[tuple[bool, ...], int] = {}
+    for vector in peers:
+        groups[vector] = groups.get(vector, 0) + 1
+    if not groups:
+        return ()
+    vector, size = max(groups.items(), key=lambda item: item[1])
+    if size < 2:
+        return ()
+    position = {test: i for i, test in enumerate(union)}
+    return tuple(t for t in tests if t in failing and t in position and not vector[position[t]])
 
 
-def run_member(task: Task, config: RunConfig, ctx: LoopContext, member: int) -> Member:
-    values = {
-        "prompt": task.prompt.strip("\n"),
-        "entry_point": task.entry_point,
-        "n_tests": N_TESTS,
-    }
-    allowed = imported_names(task.prompt)
+class Loop:
+    """The loops of one task's population."""
 
-    def ask(template: tuple[str, str], role: RoleConfig, name: str, sample: int, **extra: str) -> str:
-        """One model call for ``name`` (coder, tester, repair) with a rendered template."""
+    def __init__(self, task: Task, config: RunConfig, ctx: LoopContext) -> None:
+        self.task, self.config, self.ctx = task, config, ctx
+        self.values = {"prompt": task.prompt.strip("\n"), "entry_point": task.entry_point, "n_tests": N_TESTS}
+        self.allowed = imported_names(task.prompt)
+        self.repair_template = config.repairer.prompt if config.repairer else "feedback"
+        self.planner_template = config.planner.prompt if config.planner else "default"
+
+    # -- model calls --------------------------------------------------------------------
+
+    def ask(
+        self, stage: str, template: str, role: RoleConfig, name: str, s: _State, sample: int, **extra: str
+    ) -> str:
         request = LLMRequest(
-            model=role.model,
-            messages=ctx.prompts.get(*template).render(**values, **extra),
+            model=role.model_for(s.index),
+            messages=self.ctx.prompts.get(stage, template).render(**self.values, **extra),
             temperature=role.temperature,
-            max_tokens=config.max_tokens,
+            top_p=role.top_p,
+            max_tokens=self.config.max_tokens,
             sample=sample,
             role=name,
-            task_id=task.task_id,
+            stage=stage,
+            task_id=self.task.task_id,
         )
-        return _ask(ctx, request, task=task, member=member, stage=template[0])
-
-    def write_code(sample: int) -> str | None:
-        text = ask(("code", config.coder.prompt), config.coder, "coder", sample)
-        return extract_code(text, prompt=task.prompt, entry_point=task.entry_point)
-
-    def write_tests(sample: int) -> tuple[str, ...]:
-        text = ask(("tests", config.tester.prompt), config.tester, "tester", sample)
-        return extract_tests(text, entry_point=task.entry_point, allowed_names=allowed)
-
-    def repair(code: str, result: ExecResult, sample: int) -> str | None:
-        text = ask(
-            ("repair", "feedback"), config.coder, "repair", sample, code=code, feedback=_feedback(result)
-        )
-        return extract_code(text, prompt=task.prompt, entry_point=task.entry_point) or code
-
-    code = write_code(member)
-    tests = write_tests(member)
-    valid = tests_are_valid(tests, task, config, ctx.executor)
-    rounds = 0
-    while True:
-        result = ctx.executor.run(code, tests, timeout_s=config.test_timeout_s) if code and tests else None
-        aligned = bool(valid and result is not None and result.all_passed)
-        ctx.transcript.append(
+        completion = self.ctx.gateway.complete(request, meter=self.ctx.meter)
+        self.ctx.transcript.append(
             {
-                "task_id": task.task_id, "member": member, "stage": "execute", "round": rounds,
-                "tests_valid": valid, "aligned": aligned, "code": code, "tests": list(tests),
-                "outcomes": [[o.status, o.error] for o in result.outcomes] if result else None,
+                "task_id": self.task.task_id, "member": s.index, "stage": stage, "role": name,
+                "model": request.model, "sample": sample, "messages": [dict(m) for m in request.messages],
+                "response": completion.text, "prompt_tokens": completion.prompt_tokens,
+                "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd,
+                "seconds": round(completion.seconds, 3), "cached": completion.cached,
             }
         )  # fmt: skip
-        if aligned or rounds >= config.max_rounds:
-            break
-        rounds += 1
-        sample = member + RESAMPLE_STRIDE * rounds
-        if not valid:
-            tests = write_tests(sample)
-            valid = tests_are_valid(tests, task, config, ctx.executor)
-        elif code is None or result is None:
-            code = write_code(sample)
+        return completion.text
+
+    def write_code(self, s: _State, sample: int) -> str | None:
+        text = self.ask(
+            "code", self.config.coder.prompt, self.config.coder, "coder", s, sample, context=s.context_code
+        )
+        return extract_code(text, prompt=self.task.prompt, entry_point=self.task.entry_point)
+
+    def write_tests(self, s: _State, sample: int) -> tuple[str, ...]:
+        text = self.ask(
+            "tests",
+            self.config.tester.prompt,
+            self.config.tester,
+            "tester",
+            s,
+            sample,
+            context=s.context_tests,
+        )
+        return extract_tests(text, entry_point=self.task.entry_point, allowed_names=self.allowed)
+
+    def fix(self, s: _State, sample: int, failures: str, reflection: str = "") -> str | None:
+        assert s.code is not None
+        role = self.config.repairer_role
+        text = self.ask(
+            "repair", self.repair_template, role, "repairer", s, sample,
+            code=s.code, feedback=failures,
+            reflection=f"A review of the failure:\n\n{reflection.strip()}" if reflection else "",
+        )  # fmt: skip
+        return extract_code(text, prompt=self.task.prompt, entry_point=self.task.entry_point) or s.code
+
+    def reflect(self, s: _State, sample: int, failures: str) -> str:
+        assert s.code is not None
+        role = self.config.repairer_role
+        return self.ask("reflect", "default", role, "repairer", s, sample, code=s.code, feedback=failures)
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self) -> list[Member]:
+        states = [_State(index=i) for i in range(self.config.population)]
+        each(self.start, states)
+        round_ = 0
+        while True:
+            self.evaluate(states, round_)
+            unaligned = [s for s in states if not s.aligned]
+            if not unaligned or round_ >= self.config.max_rounds:
+                break
+            round_ += 1
+            blamed = self.blame(states) if self.config.repair == "blame" else {}
+            each(functools.partial(self.repair, round_=round_, blamed=blamed), unaligned)
+        return [
+            Member(
+                index=s.index, model=self.config.coder.model_for(s.index), code=s.code, tests=s.tests,
+                tests_valid=s.valid, result=s.result, aligned=s.aligned, rounds=s.rounds,
+            )
+            for s in states
+        ]  # fmt: skip
+
+    def start(self, s: _State) -> None:
+        config, sample = self.config, s.index
+        planner = config.planner_role
+        if config.technique == "cot":
+            s.context_code = COT_CONTEXT
+        elif config.technique == "plan":
+            plan = self.ask("plan", self.planner_template, planner, "planner", s, sample)
+            s.context_code = f"Follow this plan:\n\n{plan.strip()}"
+        elif config.technique == "spec":
+            spec = self.ask("spec", self.planner_template, planner, "planner", s, sample)
+            s.context_code = s.context_tests = f"Follow this agreed specification:\n\n{spec.strip()}"
+        elif config.technique == "fewshot" and config.fewshot_k:
+            examples = self.ctx.examples[: config.fewshot_k]
+            s.context_code = fewshot_context(examples, "code")
+            s.context_tests = fewshot_context(examples, "tests")
+        s.code = self.write_code(s, sample)
+        s.tests = self.write_tests(s, sample)
+
+    def evaluate(self, states: Sequence[_State], round_: int) -> None:
+        """Run each member's code against its tests, and the stubs against them."""
+        config, executor = self.config, self.ctx.executor
+        jobs: list[tuple[str, Sequence[str]]] = []
+        for s in states:
+            jobs.extend((stub, s.tests) for stub in stubs(self.task.entry_point))
+            jobs.append((s.code or "", s.tests))
+        results = iter(executor.run_many(jobs, timeout_s=config.test_timeout_s))
+        for s in states:
+            stub_results = [next(results), next(results)]
+            own = next(results)
+            s.valid = len(s.tests) >= config.min_asserts and not any(r.all_passed for r in stub_results)
+            s.result = own if s.code and s.tests else None
+            s.aligned = bool(s.valid and s.result is not None and s.result.all_passed)
+        if config.self_explain:
+            each(
+                lambda s: self.explain(s, round_), [s for s in states if s.aligned and s.explained != s.code]
+            )
+            for s in states:
+                s.aligned = s.aligned and s.explained == s.code
+        for s in states:
+            self.ctx.transcript.append(
+                {
+                    "task_id": self.task.task_id, "member": s.index, "stage": "execute", "round": round_,
+                    "tests_valid": s.valid, "aligned": s.aligned, "code": s.code, "tests": list(s.tests),
+                    "outcomes": [[o.status, o.error] for o in s.result.outcomes] if s.result else None,
+                    "explanation_mismatch": s.mismatch or None,
+                }
+            )  # fmt: skip
+
+    def explain(self, s: _State, round_: int) -> None:
+        """Back-translate the code into words, and have the planner check them against the task."""
+        assert s.code is not None
+        sample = s.index + RESAMPLE_STRIDE * round_
+        planner = self.config.planner_role
+        explanation = self.ask("explain", "default", planner, "planner", s, sample, code=s.code)
+        verdict = self.ask("check", "default", planner, "planner", s, sample, explanation=explanation)
+        if verdict.strip().upper().startswith("YES"):
+            s.explained, s.mismatch = s.code, ""
         else:
-            code = repair(code, result, sample)
-    return Member(
-        index=member,
-        code=code,
-        tests=tests,
-        tests_valid=valid,
-        result=result,
-        aligned=aligned,
-        rounds=rounds,
-    )
+            s.mismatch = verdict.strip() or "the description does not match the task"
+
+    def blame(self, states: Sequence[_State]) -> dict[int, tuple[str, ...]]:
+        """Per unaligned member, its failing tests that the population's agreeing
+        candidates fail too (suspect tests)."""
+        coded = [s for s in states if s.code]
+        if len(coded) < 3:
+            return {}
+        union = tuple(dict.fromkeys(t for s in states for t in s.tests))
+        runs = self.ctx.executor.run_many(
+            [(s.code or "", union) for s in coded], timeout_s=self.config.test_timeout_s
+        )
+        vectors = {s.index: r.passed for s, r in zip(coded, runs, strict=True)}
+        blamed: dict[int, tuple[str, ...]] = {}
+        for s in coded:
+            if s.aligned or s.result is None:
+                continue
+            failing = [o.test for o in s.result.outcomes if o.status != "passed"]
+            peers = [v for index, v in vectors.items() if index != s.index]
+            suspects = blame(s.tests, failing, peers, union)
+            if suspects:
+                blamed[s.index] = suspects
+        return blamed
+
+    def repair(self, s: _State, *, round_: int, blamed: dict[int, tuple[str, ...]]) -> None:
+        """One repair step of an unaligned member."""
+        config, sample = self.config, s.index + RESAMPLE_STRIDE * round_
+        suspects = blamed.get(s.index, ())
+        s.rounds = round_
+        if s.code is None:
+            s.code = self.write_code(s, sample)
+            if not s.valid:
+                s.tests = self.write_tests(s, sample)
+            return
+        if not s.valid or s.result is None:
+            s.tests = self.write_tests(s, sample)
+            return
+        if s.mismatch:  # the tests pass, but the code does something else
+            s.code = self.fix(
+                s, sample, f"A review of the code found it does not match the task: {s.mismatch}"
+            )
+            return
+        failures = feedback(s.result)
+        policy = config.repair
+        if policy == "blame":
+            if suspects:
+                kept = tuple(t for t in s.tests if t not in suspects)
+                s.tests = kept if len(kept) >= config.min_asserts else self.write_tests(s, sample)
+                rest = [o.test for o in s.result.outcomes if o.status != "passed" and o.test not in suspects]
+                if rest:
+                    s.code = self.fix(s, sample, feedback(s.result, rest))
+            else:
+                s.code = self.fix(s, sample, failures)
+            return
+        if policy in ("tests", "both"):
+            s.tests = self.write_tests(s, sample)
+        if policy in ("code", "both"):
+            s.code = self.fix(s, sample, failures)
+        elif policy == "reflect":
+            s.code = self.fix(s, sample, failures, self.reflect(s, sample, failures))
+
+
+def run_loops(task: Task, config: RunConfig, ctx: LoopContext) -> list[Member]:
+    """Every member of ``config.population`` on ``task``, after its last round."""
+    return Loop(task, config, ctx).run()

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import time
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 from accord.runners import selection
-from accord.runners.loop import LoopContext, Member, run_member
+from accord.runners.extract import imported_names, probes
+from accord.runners.loop import LoopContext, Member, run_loops
 from accord.runners.tasks import Task
 from accord.space.config import SINGLE, RunConfig
-
-HIDDEN_TIMEOUT_S = 20.0
-MAX_PARALLEL_MEMBERS = 16
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,45 +23,58 @@ class TaskOutcome:
     hidden_passed: bool | None
     """None when the task has no hidden tests."""
     rounds: int
+    """Repair rounds taken, summed over the members."""
     members: int
-    error: str = ""
+    aligned_members: int = 0
+    calls: int = 0
+    cost: float = 0.0
+    """In the trial's cost unit."""
+    seconds: float = 0.0
 
     @property
     def falsely_aligned(self) -> bool:
         return self.aligned and self.hidden_passed is False
 
 
-def _select(rule: str, members: list[Member], ctx: LoopContext, config: RunConfig) -> int | None:
+def _select(rule: str, members: list[Member], task: Task, ctx: LoopContext, config: RunConfig) -> int | None:
     if rule == SINGLE:
         return 0 if members[0].code is not None else None
     if rule == "first_aligned":
         return selection.first_aligned([m.aligned for m in members], [m.own_pass_fraction for m in members])
-    # majority: every candidate against every generated test of the population
     union = tuple(dict.fromkeys(t for m in members for t in m.tests))
+    if rule == "majority":  # compare outputs on every input the tests hold
+        union = probes(union, task.entry_point, imported_names(task.prompt))
     coded = [m for m in members if m.code]
-    results = iter(
+    runs = iter(
         ctx.executor.run_many([(m.code or "", union) for m in coded], timeout_s=config.test_timeout_s)
     )
-    vectors = [next(results).passed if m.code else None for m in members]
-    return selection.majority(vectors)
+    vectors: list[tuple[Hashable, ...] | None] = []
+    for m in members:
+        if not m.code:
+            vectors.append(None)
+            continue
+        result = next(runs)
+        if rule == "majority":
+            vectors.append(tuple((o.status, o.error) for o in result.outcomes))
+        else:
+            vectors.append(result.passed)
+    if rule == "majority":
+        return selection.majority(vectors)
+    passed = [v if v is None else tuple(bool(x) for x in v) for v in vectors]
+    return selection.dual_agreement(passed) if rule == "dual_agreement" else selection.most_passed(passed)
 
 
 def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutcome:
-    if config.population == 1:
-        members = [run_member(task, config, ctx, 0)]
-    else:  # members wait on models and the sandbox: run them side by side
-        with ThreadPoolExecutor(max_workers=min(config.population, MAX_PARALLEL_MEMBERS)) as pool:
-            members = list(
-                pool.map(lambda index: run_member(task, config, ctx, index), range(config.population))
-            )
-    chosen = _select(config.selection, members, ctx, config)
+    start, calls, cost = time.perf_counter(), ctx.meter.calls, ctx.meter.cost
+    members = run_loops(task, config, ctx)
+    chosen = _select(config.selection, members, task, ctx, config)
     winner = members[chosen] if chosen is not None else None
     code = winner.code if winner else None
     hidden: bool | None = None
     if task.hidden_test is not None:
         hidden = (
             bool(code)
-            and ctx.executor.run(code or "", (task.hidden_test,), timeout_s=HIDDEN_TIMEOUT_S).all_passed
+            and ctx.executor.run(code or "", (task.hidden_test,), timeout_s=ctx.hidden_timeout_s).all_passed
         )
     outcome = TaskOutcome(
         task_id=task.task_id,
@@ -72,11 +84,17 @@ def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutco
         hidden_passed=hidden,
         rounds=sum(m.rounds for m in members),
         members=len(members),
+        aligned_members=sum(m.aligned for m in members),
+        calls=ctx.meter.calls - calls,
+        cost=ctx.meter.cost - cost,
+        seconds=time.perf_counter() - start,
     )
     ctx.transcript.append(
         {
             "task_id": task.task_id, "stage": "select", "rule": config.selection, "selected": chosen,
             "aligned": outcome.aligned, "hidden_passed": hidden, "code": code,
+            "aligned_members": outcome.aligned_members, "calls": outcome.calls,
+            "cost": outcome.cost, "seconds": round(outcome.seconds, 3),
         }
     )  # fmt: skip
     return outcome

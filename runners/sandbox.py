@@ -194,12 +194,16 @@ class Sandbox:
         limits: Limits | None = None,
         use_bwrap: bool | None = None,
         recycle_after: int = 200,
+        max_timeouts: int = 3,
     ) -> None:
         if not 1 <= workers <= MAX_WORKERS:
             raise SandboxError(f"workers must be between 1 and {MAX_WORKERS}")
         self.limits = limits or Limits()
         self.workers = workers
         self.recycle_after = recycle_after
+        self.max_timeouts = max_timeouts
+        """A candidate that times out on this many tests of a job is not waited on for the
+        rest: they count as time-outs (code that hangs is wrong, and waiting dominates)."""
         self._cache: dict[str, TestOutcome] = {}
         self.executed_pairs = 0
         """(code, test) pairs actually run: cache misses."""
@@ -300,7 +304,12 @@ class Sandbox:
         outcomes: list[TestOutcome] = []
         remaining = tests
         while remaining:
-            reply, deadline = self._ask(code, remaining, timeout_s)
+            allowance = self.max_timeouts - sum(o.status == TIMEOUT for o in outcomes)
+            if allowance <= 0:
+                reason = f"not run: the code already timed out on {self.max_timeouts} tests"
+                outcomes.extend(TestOutcome(test=t, status=TIMEOUT, error=reason) for t in remaining)
+                break
+            reply, deadline = self._ask(code, remaining, timeout_s, allowance)
             if reply is None:
                 reason = f"the sandbox gave no result within {deadline:g} s"
                 return ExecResult(outcomes=(*outcomes, *_failed_all(remaining, TIMEOUT, reason).outcomes))
@@ -334,11 +343,11 @@ class Sandbox:
         return ExecResult(outcomes=tuple(outcomes))
 
     def _ask(
-        self, code: str, tests: tuple[str, ...], timeout_s: float
+        self, code: str, tests: tuple[str, ...], timeout_s: float, max_timeouts: int
     ) -> tuple[dict[str, Any] | None, float]:
         # the worker answers within (tests + 1) steps of (time-out + its grace)
         deadline = (timeout_s + 1.0) * (len(tests) + 2) + 5.0
-        job = {"code": code, "tests": list(tests), "timeout": timeout_s}
+        job = {"code": code, "tests": list(tests), "timeout": timeout_s, "max_timeouts": max_timeouts}
         slot = self._slots.get()
         try:
             reply = self._worker(slot).ask(job, deadline)

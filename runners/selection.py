@@ -1,22 +1,49 @@
-"""Selection rules: pick one candidate of a population. Pure functions on pass vectors."""
+"""Selection rules: pick one candidate of a population. Pure functions on vectors.
+
+Candidates with no usable code are ``None`` and never picked. Ties go to the earliest
+candidate, so a rule is deterministic.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Hashable, Sequence
+from typing import TypeVar
+
+V = TypeVar("V", bound=tuple[Hashable, ...])
 
 
-def majority(vectors: Sequence[tuple[bool, ...] | None]) -> int | None:
-    """Behavioural majority: candidates that pass and fail the same tests behave alike;
-    the largest such group wins (ties: more tests passed, then the earliest candidate).
-    ``None`` marks a candidate with no usable code."""
-    groups: dict[tuple[bool, ...], list[int]] = {}
+def _groups(vectors: Sequence[V | None]) -> dict[V, list[int]]:
+    groups: dict[V, list[int]] = {}
     for index, vector in enumerate(vectors):
         if vector is not None:
             groups.setdefault(vector, []).append(index)
+    return groups
+
+
+def majority(signatures: Sequence[tuple[Hashable, ...] | None]) -> int | None:
+    """Behavioural majority vote: candidates with the same outputs on every probed input
+    behave alike; the largest such group wins."""
+    groups = _groups(signatures)
     if not groups:
         return None
-    best = max(groups.items(), key=lambda item: (len(item[1]), sum(item[0]), -item[1][0]))
+    return max(groups.values(), key=lambda members: (len(members), -members[0]))[0]
+
+
+def dual_agreement(vectors: Sequence[tuple[bool, ...] | None]) -> int | None:
+    """CodeT: group candidates by the set of generated tests they pass; a group scores
+    (tests passed) x sqrt(group size); the best group's first candidate wins."""
+    groups = _groups(vectors)
+    if not groups:
+        return None
+    best = max(groups.items(), key=lambda item: (sum(item[0]) * math.sqrt(len(item[1])), -item[1][0]))
     return best[1][0]
+
+
+def most_passed(vectors: Sequence[tuple[bool, ...] | None]) -> int | None:
+    """The candidate passing the most generated tests."""
+    scored = [(sum(v), -index) for index, v in enumerate(vectors) if v is not None]
+    return -max(scored)[1] if scored else None
 
 
 def first_aligned(aligned: Sequence[bool], own_pass_fraction: Sequence[float | None]) -> int | None:

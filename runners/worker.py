@@ -3,7 +3,7 @@ script (never imported by accord).
 
 argv[1] is "1" when the worker owns its pid namespace and uid, so it may kill every
 other process it can see after each job. Protocol: one JSON job per line on stdin,
-{"code", "tests", "timeout"}; one JSON reply per line on stdout, {"load": {"load_error"}
+{"code", "tests", "timeout", "max_timeouts"}; one JSON reply per line on stdout, {"load": {"load_error"}
 | null, "outcomes": [[status, error], ...], "stopped": "" | "stalled" | "died"}. Each
 job runs in a forked child with a fresh work directory, its own process group and its
 output sent to /dev/null. The child reports each step (loading, then every test) as it
@@ -57,7 +57,11 @@ def _run_tests(job, emit):
         emit({"load_error": _describe(exc)})
         return
     emit({"load_error": None})
+    timeouts = 0
     for test in job["tests"]:
+        if timeouts >= job["max_timeouts"]:  # a candidate that keeps hanging is not waited on
+            emit(["timeout", f"not run: the code already timed out on {timeouts} tests"])
+            continue
         scope = dict(namespace)
         try:
             signal.setitimer(signal.ITIMER_REAL, job["timeout"])
@@ -65,6 +69,7 @@ def _run_tests(job, emit):
             signal.setitimer(signal.ITIMER_REAL, 0)
             outcome = ["passed", ""]
         except _TestTimeout:
+            timeouts += 1
             outcome = ["timeout", f"no result within {job['timeout']:g} s"]
         except AssertionError as exc:
             signal.setitimer(signal.ITIMER_REAL, 0)

@@ -45,6 +45,10 @@ def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | 
     }
     for role, amount in sorted(meter.by_role.items()):
         attrs[f"cost_{role}"] = amount
+    for role, tokens in sorted(meter.tokens_by_role.items()):
+        attrs[f"tokens_{role}"] = tokens
+    for stage, amount in sorted(meter.by_stage.items()):
+        attrs[f"cost_stage_{stage}"] = amount
     return attrs
 
 

@@ -5,22 +5,43 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SELECTION_RULES = ("majority", "first_aligned")
-"""Rules that pick one candidate out of a population (population.size > 1)."""
+SELECTION_RULES = ("majority", "dual_agreement", "first_aligned", "most_passed")
+"""Rules that pick one candidate out of a population (population.size > 1): behavioural
+majority vote, CodeT dual agreement, the first aligned member, most generated tests passed."""
 
 SINGLE = "single"
 """The selection a population of one uses: there is nothing to choose from."""
 
+TECHNIQUES = ("direct", "cot", "plan", "spec", "fewshot")
+"""How code is written: straight from the task; reasoning first (chain of thought); from
+a plan the planner wrote first; from a spec ("lexicon": signature, terms, input/output
+examples) the planner wrote first, which the tester sees too; with k worked examples."""
+
+REPAIR_POLICIES = ("code", "reflect", "tests", "both", "blame")
+"""What a round that did not align regenerates: the code, with the failing asserts as
+feedback (Self-Debug); the code, after a written reflection on the failure (Reflexion);
+the tests; both; or, by blame assignment, the tests the population's agreeing candidates
+also fail (dropped, or regenerated when too few remain) and the code for the rest."""
+
+ENSEMBLE_SEPARATOR = "+"
+"""A role's model may be an ensemble "a+b": member i of the population uses model i mod n."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RoleConfig:
-    """How one role (coder or tester) calls its model."""
+    """How one role (coder, tester, planner, repairer) calls its model."""
 
     model: str
-    """Alias of a model declared in the study's [models] table."""
+    """Alias of a model declared in the study's [models] table, or an ensemble "a+b"."""
     prompt: str
-    """Name of a prompt template of this role in the prompt library."""
+    """Name of a prompt template of this role's stage in the prompt library."""
     temperature: float
+    top_p: float = 1.0
+
+    def model_for(self, member: int) -> str:
+        """The model member ``member`` of a population uses (ensembles take turns)."""
+        models = self.model.split(ENSEMBLE_SEPARATOR)
+        return models[member % len(models)]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,20 +54,55 @@ class RunConfig:
     max_rounds: int
     """Repair rounds after the first attempt; 0 means single-shot."""
     selection: str
+    planner: RoleConfig | None = None
+    """Writes plans and specs and checks self-explanations; None: the coder does."""
+    repairer: RoleConfig | None = None
+    """Writes repairs and reflections; None: the coder does."""
+    technique: str = "direct"
+    fewshot_k: int = 0
+    """Worked examples shown to the coder and tester (technique "fewshot")."""
+    self_explain: bool = False
+    """Before a member counts as aligned, its code is described back in words and the
+    planner checks the description against the task; a mismatch is repaired."""
+    repair: str = "code"
     max_tokens: int = 512
     min_asserts: int = 3
     """A test set with fewer usable asserts is degenerate and cannot align."""
     test_timeout_s: float = 3.0
+
+    @property
+    def planner_role(self) -> RoleConfig:
+        return self.planner or self.coder
+
+    @property
+    def repairer_role(self) -> RoleConfig:
+        return self.repairer or self.coder
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def describe(self) -> str:
         """The configuration in words, for notes and logs."""
-        repair = f"up to {self.max_rounds} repair rounds" if self.max_rounds else "no repair"
+
+        def role(r: RoleConfig) -> str:
+            top_p = f", top_p={r.top_p:g}" if r.top_p != 1.0 else ""
+            return f"{r.model} ({r.prompt}, T={r.temperature:g}{top_p})"
+
+        technique = {
+            "direct": "code written directly",
+            "cot": "chain of thought before code",
+            "plan": f"a plan by {self.planner_role.model} before code",
+            "spec": f"a spec by {self.planner_role.model} that code and tests follow",
+            "fewshot": f"{self.fewshot_k} worked examples",
+        }.get(self.technique, self.technique)
+        repair = (
+            f"up to {self.max_rounds} rounds of {self.repair} repair by {self.repairer_role.model}"
+            if self.max_rounds
+            else "no repair"
+        )
         pick = f", {self.selection} selection" if self.population > 1 else ""
+        explain = ", self-explanation checked" if self.self_explain else ""
         return (
-            f"coder {self.coder.model} ({self.coder.prompt}, T={self.coder.temperature:g}), "
-            f"tester {self.tester.model} ({self.tester.prompt}, T={self.tester.temperature:g}), "
-            f"population {self.population}{pick}, {repair}"
+            f"coder {role(self.coder)}, tester {role(self.tester)}; {technique}; "
+            f"population {self.population}{pick}; {repair}{explain}"
         )

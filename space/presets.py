@@ -17,19 +17,67 @@ MAX = "max"
 
 PRESETS: Mapping[str, Mapping[str, Any]] = {
     # One sample, no feedback: the baseline every paper reports.
-    "single-shot": {"population.size": 1, "loop.max_rounds": 0, "coder.prompt": "direct"},
-    # Chain-of-thought self-consistency: many reasoned samples, majority behaviour wins.
+    "single-shot": {"technique": "direct", "population.size": 1, "loop.max_rounds": 0},
+    # Chain-of-thought self-consistency (Wang et al.): many reasoned samples, the
+    # behavioural majority wins.
     "cot-sc": {
+        "technique": "cot",
         "population.size": MAX,
         "loop.max_rounds": 0,
-        "coder.prompt": "cot",
         "selection.rule": "majority",
     },
-    # Self-Debug: one sample repaired with the failing tests as feedback.
-    "self-debug": {"population.size": 1, "loop.max_rounds": MAX, "coder.prompt": "direct"},
-    # The experiment accord grew from: regenerate until 100% pass, up to 5 tries.
-    "seed": {"population.size": 1, "loop.max_rounds": 5, "coder.prompt": "direct"},
+    # CodeT (Chen et al.): N code and N test samples, dual agreement picks the code.
+    "codet": {
+        "technique": "direct",
+        "population.size": MAX,
+        "loop.max_rounds": 0,
+        "selection.rule": "dual_agreement",
+    },
+    # Self-Debug (Chen et al.): one sample repaired with the failing tests as feedback.
+    "self-debug": {
+        "technique": "direct",
+        "population.size": 1,
+        "loop.max_rounds": MAX,
+        "repair.policy": "code",
+    },
+    # Reflexion (Shinn et al.): a written reflection on the failure, then the repair.
+    "reflexion": {
+        "technique": "direct",
+        "population.size": 1,
+        "loop.max_rounds": MAX,
+        "repair.policy": "reflect",
+    },
+    # AgentCoder (Huang et al.): a reasoning programmer, a separate test designer that
+    # targets edge cases, and a feedback loop between them.
+    "agentcoder": {
+        "technique": "cot",
+        "tester.prompt": "edge",
+        "population.size": 1,
+        "loop.max_rounds": MAX,
+        "repair.policy": "code",
+    },
+    # The experiment accord grew from: regenerate code and tests until they agree (100%
+    # of the tests pass), up to 5 tries.
+    "seed": {
+        "technique": "direct",
+        "population.size": 1,
+        "loop.max_rounds": 5,
+        "repair.policy": "both",
+    },
 }
+
+
+def applies(name: str, params: Mapping[str, Any]) -> bool:
+    """Whether conditional dimension ``name`` is used, given the other params."""
+    if name == "selection.rule":
+        return params.get("population.size", 1) > 1
+    if name == "repair.policy" or name.startswith("repairer."):
+        return params.get("loop.max_rounds", 0) > 0
+    if name == "fewshot.k":
+        return params.get("technique") == "fewshot"
+    if name.startswith("planner."):
+        return params.get("technique") in ("plan", "spec") or bool(params.get("loop.self_explain"))
+    return True
 
 
 def preset_params(name: str, spec: SpaceSpec, *, file: str | None = None) -> dict[str, Any]:
@@ -38,15 +86,16 @@ def preset_params(name: str, spec: SpaceSpec, *, file: str | None = None) -> dic
         raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})", file=file, key="presets")
     params: dict[str, Any] = {}
     for dim, value in PRESETS[name].items():
-        if dim == "selection.rule" and params.get("population.size") == 1:
-            continue
         if value == MAX:
             value = max(spec.values(dim))
-        if not spec.contains(dim, value):
+        params[dim] = value
+    for dim, value in list(params.items()):
+        if not applies(dim, params):
+            del params[dim]
+        elif not spec.contains(dim, value):
             raise ConfigError(
                 f"preset {name!r} needs {dim} = {value!r}, which space.{dim} does not allow",
                 file=file,
                 key="presets",
             )
-        params[dim] = value
     return params

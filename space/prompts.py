@@ -1,21 +1,31 @@
 """The prompt library: templates as files, rendered with $-placeholders.
 
-A template file is named ``<role>_<name>.txt`` (roles: ``code``, ``tests``, ``repair``).
-Above a line holding only ``---`` is the system message, below it the user message.
-Users add templates from their own folder (``[prompts] dirs`` in the study file).
+A template file is named ``<stage>_<name>.txt``. Stages: ``code`` and ``tests`` (the
+coder's and the tester's first answers), ``repair`` and ``reflect`` (the repairer),
+``plan``, ``spec``, ``explain`` and ``check`` (the planner's steps). Above a line holding
+only ``---`` is the system message, below it the user message. ``$context`` in a code or
+tests template receives what the technique adds (reasoning instructions, a plan, a spec,
+worked examples); an empty placeholder leaves no blank lines behind. Users add templates
+from their own folders (``[prompts] dirs`` in the study file); a user template with the
+name of a built-in one replaces it. ``examples.jsonl`` holds the worked examples of the
+few-shot technique.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from accord.space.errors import ConfigError
 
-ROLES = ("code", "tests", "repair")
+ROLES = ("code", "tests", "repair", "reflect", "plan", "spec", "explain", "check")
 BUILTIN_DIR = Path(__file__).with_name("prompts")
+EXAMPLES_FILE = BUILTIN_DIR / "examples.jsonl"
+_BLANKS = re.compile(r"\n{3,}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +43,7 @@ class Template:
             user = string.Template(self.user).substitute(values)
         except (KeyError, ValueError) as exc:
             raise ConfigError(f"template placeholder {exc} has no value", file=self.path) from exc
+        system, user = _BLANKS.sub("\n\n", system).strip(), _BLANKS.sub("\n\n", user).strip()
         messages = ({"role": "system", "content": system},) if system else ()
         return (*messages, {"role": "user", "content": user})
 
@@ -71,3 +82,29 @@ class PromptLibrary:
         except KeyError:
             known = ", ".join(self.names(role)) or "none"
             raise ConfigError(f"no {role} template named {name!r} (known: {known})") from None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Example:
+    """A solved task shown to few-shot prompts."""
+
+    prompt: str
+    solution: str
+    tests: tuple[str, ...]
+
+
+def load_examples(path: Path = EXAMPLES_FILE) -> tuple[Example, ...]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return tuple(Example(prompt=r["prompt"], solution=r["solution"], tests=tuple(r["tests"])) for r in rows)
+
+
+def fewshot_context(examples: Sequence[Example], stage: str) -> str:
+    """Worked examples for a code or tests prompt."""
+    parts = ["Worked examples of the same kind of task:"]
+    for example in examples:
+        answer = example.solution if stage == "code" else "\n".join(example.tests)
+        parts.append(
+            f"Task:\n```python\n{example.prompt.strip()}\n```\n"
+            f"{'Solution' if stage == 'code' else 'Tests'}:\n```python\n{answer.strip()}\n```"
+        )
+    return "\n\n".join(parts)

@@ -12,9 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from accord.space.config import SELECTION_RULES
+from accord.space.config import ENSEMBLE_SEPARATOR, REPAIR_POLICIES, SELECTION_RULES, TECHNIQUES
 from accord.space.errors import ConfigError
-from accord.space.prompts import PromptLibrary
+from accord.space.prompts import PromptLibrary, load_examples
+
+SAME_AS_CODER = "coder"
+"""The planner's or repairer's model value meaning "the coder's model"."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,7 +39,7 @@ Domain = Choice | Range
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dimension:
     kind: str
-    """"model", "prompt:<role>", "str", "int" or "float"."""
+    """"model", "prompt:<stage>[,<stage>]", "str", "bool", "int" or "float"."""
     default: Any
     minimum: float | None = None
     maximum: float | None = None
@@ -47,14 +50,30 @@ DIMENSIONS: Mapping[str, Dimension] = {
     "coder.model": Dimension(kind="model", default=None),
     "coder.prompt": Dimension(kind="prompt:code", default="direct"),
     "coder.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0),
+    "coder.top_p": Dimension(kind="float", default=1.0, minimum=0.01, maximum=1.0),
     "tester.model": Dimension(kind="model", default=None),
     "tester.prompt": Dimension(kind="prompt:tests", default="basic"),
     "tester.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0),
+    "tester.top_p": Dimension(kind="float", default=1.0, minimum=0.01, maximum=1.0),
+    "technique": Dimension(kind="str", default="direct", allowed=TECHNIQUES),
+    "fewshot.k": Dimension(kind="int", default=2, minimum=1, maximum=len(load_examples())),
+    "planner.model": Dimension(kind="model", default=SAME_AS_CODER),
+    "planner.prompt": Dimension(kind="prompt:plan,spec", default="default"),
+    "planner.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0),
     "population.size": Dimension(kind="int", default=1, minimum=1, maximum=1000),
     "loop.max_rounds": Dimension(kind="int", default=0, minimum=0, maximum=100),
+    "loop.self_explain": Dimension(kind="bool", default=False),
+    "repair.policy": Dimension(kind="str", default="code", allowed=REPAIR_POLICIES),
+    "repairer.model": Dimension(kind="model", default=SAME_AS_CODER),
+    "repairer.prompt": Dimension(kind="prompt:repair", default="feedback"),
+    "repairer.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0),
     "selection.rule": Dimension(kind="str", default="majority", allowed=SELECTION_RULES),
 }
-"""Every dimension accord knows. ``selection.rule`` applies only when population.size > 1."""
+"""Every dimension accord knows. Conditional ones: ``fewshot.k`` when technique is
+fewshot; ``planner.*`` when technique is plan or spec, or self-explanation is on;
+``repair.policy`` and ``repairer.*`` when loop.max_rounds > 0; ``selection.rule`` when
+population.size > 1. A model value may be an ensemble "a+b" (members take turns);
+planner.model and repairer.model may be "coder" (the coder's model)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,14 +111,23 @@ def _check_value(name: str, dim: Dimension, value: Any, ctx: _Context) -> None:
         return ConfigError(message, file=ctx.file, key=key)
 
     if dim.kind == "model":
-        if value not in ctx.models:
-            known = ", ".join(ctx.models) or "none declared"
-            raise fail(f"unknown model {value!r} (models: {known})")
+        if not isinstance(value, str):
+            raise fail(f"expected a model alias, got {value!r}")
+        if value == SAME_AS_CODER and dim.default == SAME_AS_CODER:
+            return
+        for part in value.split(ENSEMBLE_SEPARATOR):
+            if part not in ctx.models:
+                known = ", ".join(ctx.models) or "none declared"
+                raise fail(f"unknown model {part!r} (models: {known})")
     elif dim.kind.startswith("prompt:"):
-        role = dim.kind.partition(":")[2]
-        if value not in ctx.prompts.names(role):
-            known = ", ".join(ctx.prompts.names(role))
-            raise fail(f"unknown {role} template {value!r} (known: {known})")
+        stages = dim.kind.partition(":")[2].split(",")
+        for stage in stages:
+            if value not in ctx.prompts.names(stage):
+                known = ", ".join(ctx.prompts.names(stage))
+                raise fail(f"unknown {stage} template {value!r} (known: {known})")
+    elif dim.kind == "bool":
+        if not isinstance(value, bool):
+            raise fail(f"expected true or false, got {value!r}")
     elif dim.kind == "str":
         if value not in dim.allowed:
             raise fail(f"{value!r} is not one of {', '.join(dim.allowed)}")
@@ -173,6 +201,6 @@ def parse_space(
             )
     domains: dict[str, Domain] = {}
     for name, dim in DIMENSIONS.items():
-        default = models[0] if dim.kind == "model" else dim.default
+        default = models[0] if dim.kind == "model" and dim.default is None else dim.default
         domains[name] = _domain(name, dim, flat.get(name, default), ctx)
     return SpaceSpec(domains=domains)

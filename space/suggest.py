@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from accord.space.config import SINGLE, RoleConfig, RunConfig
-from accord.space.spec import DIMENSIONS, Choice, SpaceSpec
+from accord.space.spec import DIMENSIONS, SAME_AS_CODER, Choice, SpaceSpec
 
 
 class TrialLike(Protocol):
@@ -36,24 +36,47 @@ def _pick(trial: TrialLike, spec: SpaceSpec, name: str) -> Any:
 
 
 def suggest(trial: TrialLike, spec: SpaceSpec, settings: Mapping[str, Any] | None = None) -> RunConfig:
-    """The run configuration this trial stands for; ``settings`` are fixed loop settings."""
+    """The run configuration this trial stands for; ``settings`` are fixed loop settings.
+    The order of suggestions is fixed, and a conditional dimension is suggested only in
+    the branch that uses it."""
 
-    def role(prefix: str) -> RoleConfig:
+    def pick(name: str) -> Any:
+        return _pick(trial, spec, name)
+
+    def role(prefix: str, *, coder: RoleConfig | None = None) -> RoleConfig:
+        model = pick(f"{prefix}.model")
+        if coder is not None and model == SAME_AS_CODER:
+            model = coder.model
         return RoleConfig(
-            model=_pick(trial, spec, f"{prefix}.model"),
-            prompt=_pick(trial, spec, f"{prefix}.prompt"),
-            temperature=float(_pick(trial, spec, f"{prefix}.temperature")),
+            model=model,
+            prompt=pick(f"{prefix}.prompt"),
+            temperature=float(pick(f"{prefix}.temperature")),
+            top_p=float(pick(f"{prefix}.top_p")) if f"{prefix}.top_p" in spec.domains else 1.0,
         )
 
     coder, tester = role("coder"), role("tester")
-    population = int(_pick(trial, spec, "population.size"))
-    max_rounds = int(_pick(trial, spec, "loop.max_rounds"))
-    selection = _pick(trial, spec, "selection.rule") if population > 1 else SINGLE
+    technique = pick("technique")
+    fewshot_k = int(pick("fewshot.k")) if technique == "fewshot" else 0
+    population = int(pick("population.size"))
+    max_rounds = int(pick("loop.max_rounds"))
+    self_explain = bool(pick("loop.self_explain"))
+    planner = role("planner", coder=coder) if technique in ("plan", "spec") or self_explain else None
+    repair, repairer = "code", None
+    if max_rounds > 0:
+        repair = pick("repair.policy")
+        repairer = role("repairer", coder=coder)
+    selection = pick("selection.rule") if population > 1 else SINGLE
     return RunConfig(
         coder=coder,
         tester=tester,
+        planner=planner,
+        repairer=repairer,
+        technique=technique,
+        fewshot_k=fewshot_k,
+        self_explain=self_explain,
         population=population,
         max_rounds=max_rounds,
+        repair=repair,
         selection=selection,
         **dict(settings or {}),
     )

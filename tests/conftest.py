@@ -58,7 +58,7 @@ def solving_script(*, coder_models: tuple[str, ...] = ("good",)) -> Callable[[LL
         {
             "coder": coder,
             "tester": lambda r: fenced(GOOD_TESTS[entry_of(r)]),
-            "repair": lambda r: fenced(GOOD_CODE[entry_of(r)]),
+            "repairer": lambda r: fenced(GOOD_CODE[entry_of(r)]),
         }
     )
 

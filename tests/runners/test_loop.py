@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec, ResponseCache
-from accord.runners.loop import LoopContext, run_member
+from accord.runners.loop import LoopContext, blame, run_loops
 from accord.runners.population import run_population
 from accord.runners.run import run_config
 from accord.runners.sandbox import Sandbox
@@ -15,6 +16,7 @@ from accord.space import PromptLibrary, RoleConfig, RunConfig
 from tests.conftest import BAD_CODE, GOOD_CODE, GOOD_TESTS, entry_of, solving_script
 
 MODELS = {name: ModelSpec(alias=name, model=f"fake/{name}") for name in ("good", "bad")}
+WRONG_ADD_TEST = "assert add(2, 2) == 5"
 
 
 @pytest.fixture(scope="module")
@@ -22,16 +24,15 @@ def sandbox() -> Sandbox:
     return Sandbox()
 
 
-def config(
-    model: str = "good", *, population: int = 1, rounds: int = 0, selection: str = "single"
-) -> RunConfig:
-    return RunConfig(
+def config(model: str = "good", *, population: int = 1, rounds: int = 0, **changes: object) -> RunConfig:
+    base = RunConfig(
         coder=RoleConfig(model=model, prompt="direct", temperature=0.0),
         tester=RoleConfig(model="good", prompt="basic", temperature=0.0),
         population=population,
         max_rounds=rounds,
-        selection=selection,
+        selection="single" if population == 1 else "majority",
     )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
 def context(
@@ -48,28 +49,104 @@ def tasks(task_file: Path) -> tuple:
     return load_tasks(str(task_file))
 
 
+def stages(backend: ScriptedBackend) -> list[str]:
+    return [r.stage for r in backend.calls]
+
+
 def test_aligned_on_first_round(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
     backend = ScriptedBackend(solving_script())
-    member = run_member(tasks[0], config(rounds=3), context(tmp_path, backend, sandbox), 0)
+    [member] = run_loops(tasks[0], config(rounds=3), context(tmp_path, backend, sandbox))
     assert member.aligned and member.rounds == 0 and member.tests_valid
-    assert [r.role for r in backend.calls] == ["coder", "tester"]
+    assert [(r.role, r.stage) for r in backend.calls] == [("coder", "code"), ("tester", "tests")]
+    assert "return a" not in backend.calls[1].messages[-1]["content"]  # the tester never sees code
 
 
 def test_fixed_after_feedback(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
     backend = ScriptedBackend(solving_script())
     ctx = context(tmp_path, backend, sandbox)
-    member = run_member(tasks[0], config("bad", rounds=2), ctx, 0)
+    [member] = run_loops(tasks[0], config("bad", rounds=2), ctx)
     assert member.aligned and member.rounds == 1
     repair = backend.calls[-1]
-    assert repair.role == "repair" and repair.model == "bad"
+    assert (repair.role, repair.stage, repair.model) == ("repairer", "repair", "bad")
     feedback = repair.messages[-1]["content"]
     assert "assert add(2, 3) == 5" in feedback and "failed" in feedback and "return a - b" in feedback
+    assert ctx.meter.by_stage["repair"] > 0 and set(ctx.meter.by_role) == {"coder", "tester", "repairer"}
+    assert sum(ctx.meter.by_stage.values()) == pytest.approx(ctx.meter.cost)
+
+
+def test_reflexion_reflects_before_repairing(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+    reflection = "The code subtracts where the task asks to add."
+
+    def repairer(request: LLMRequest) -> str:
+        return reflection if request.stage == "reflect" else fenced(GOOD_CODE["add"])
+
+    script = by_role(
+        {"coder": fenced(BAD_CODE["add"]), "tester": fenced(GOOD_TESTS["add"]), "repairer": repairer}
+    )
+    backend = ScriptedBackend(script)
+    [member] = run_loops(tasks[0], config(rounds=2, repair="reflect"), context(tmp_path, backend, sandbox))
+    assert member.aligned and stages(backend) == ["code", "tests", "reflect", "repair"]
+    assert reflection in backend.calls[-1].messages[-1]["content"]
 
 
 def test_no_repair_rounds_means_single_shot(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
     backend = ScriptedBackend(solving_script())
-    member = run_member(tasks[0], config("bad", rounds=0), context(tmp_path, backend, sandbox), 0)
+    [member] = run_loops(tasks[0], config("bad", rounds=0), context(tmp_path, backend, sandbox))
     assert not member.aligned and len(backend.calls) == 2
+
+
+def wrong_test_script(request: LLMRequest) -> str:
+    """Correct coders; member 0's tester writes one wrong assert, the others are right."""
+    if request.role == "tester":
+        wrong = request.sample == 0
+        return fenced(GOOD_TESTS["add"] + (f"\n{WRONG_ADD_TEST}" if wrong else ""))
+    return fenced(GOOD_CODE["add"])
+
+
+def test_a_wrong_test_is_dropped_through_blame(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+    backend = ScriptedBackend(wrong_test_script)
+    members = run_loops(
+        tasks[0], config(population=3, rounds=1, repair="blame"), context(tmp_path, backend, sandbox)
+    )
+    assert all(m.aligned for m in members)
+    assert WRONG_ADD_TEST not in members[0].tests and len(members[0].tests) == 3
+    assert len(backend.calls) == 6  # the code was right: blame cost no model call
+
+
+def test_without_blame_the_wrong_test_drives_a_code_repair(
+    tmp_path: Path, tasks: tuple, sandbox: Sandbox
+) -> None:
+    backend = ScriptedBackend(wrong_test_script)
+    members = run_loops(
+        tasks[0], config(population=3, rounds=1, repair="code"), context(tmp_path, backend, sandbox)
+    )
+    assert not members[0].aligned and members[1].aligned
+    assert [r.stage for r in backend.calls[6:]] == ["repair"]
+
+
+def test_blame_needs_agreeing_peers() -> None:
+    union = ("t1", "t2", "t3")
+    # two peers agree and fail t3: member's failing t3 is suspect, t2 is not
+    assert blame(("t1", "t2", "t3"), ("t2", "t3"), [(True, True, False)] * 2, union) == ("t3",)
+    # peers that disagree with each other blame nothing
+    assert blame(("t3",), ("t3",), [(True, True, False), (True, False, False)], union) == ()
+
+
+def test_tests_policy_regenerates_the_tests(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+    backend = ScriptedBackend(wrong_test_script)
+    [member] = run_loops(tasks[0], config(rounds=1, repair="tests"), context(tmp_path, backend, sandbox))
+    assert member.aligned and stages(backend) == ["code", "tests", "tests"]
+    assert backend.calls[-1].sample == 1000
+
+
+def test_both_policy_regenerates_tests_and_repairs_code(
+    tmp_path: Path, tasks: tuple, sandbox: Sandbox
+) -> None:
+    backend = ScriptedBackend(solving_script())
+    [member] = run_loops(
+        tasks[0], config("bad", rounds=1, repair="both"), context(tmp_path, backend, sandbox)
+    )
+    assert member.aligned and sorted(stages(backend)[2:]) == ["repair", "tests"]
 
 
 def test_degenerate_tests_are_rejected_and_regenerated(
@@ -82,9 +159,9 @@ def test_degenerate_tests_are_rejected_and_regenerated(
 
     backend = ScriptedBackend(by_role({"coder": fenced(GOOD_CODE["rev"]), "tester": tester}))
     ctx = context(tmp_path, backend, sandbox)
-    single = run_member(tasks[1], config(rounds=0), ctx, 0)
+    [single] = run_loops(tasks[1], config(rounds=0), ctx)
     assert not single.tests_valid and not single.aligned  # passing degenerate tests is not alignment
-    repaired = run_member(tasks[1], config(rounds=1), ctx, 0)
+    [repaired] = run_loops(tasks[1], config(rounds=1), ctx)
     assert repaired.tests_valid and repaired.aligned and repaired.rounds == 1
     assert backend.calls[-1].role == "tester" and backend.calls[-1].sample == 1000
 
@@ -93,30 +170,110 @@ def test_too_few_asserts_are_degenerate(tmp_path: Path, tasks: tuple, sandbox: S
     backend = ScriptedBackend(
         by_role({"coder": fenced(GOOD_CODE["add"]), "tester": fenced("assert add(2, 3) == 5")})
     )
-    member = run_member(tasks[0], config(), context(tmp_path, backend, sandbox), 0)
+    [member] = run_loops(tasks[0], config(), context(tmp_path, backend, sandbox))
     assert member.tests == ("assert add(2, 3) == 5",) and not member.tests_valid and not member.aligned
 
 
 def test_malformed_outputs_fail_without_crashing(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
     backend = ScriptedBackend(by_role({"coder": "I'm sorry, I can't do that.", "tester": "```\n}}}\n```"}))
     ctx = context(tmp_path, backend, sandbox)
-    member = run_member(tasks[0], config(rounds=1), ctx, 0)
+    [member] = run_loops(tasks[0], config(rounds=1), ctx)
     assert member.code is None and member.tests == () and not member.aligned
-    outcome = run_population(tasks[0], config(rounds=1), ctx)
-    assert outcome.code is None and outcome.hidden_passed is False and outcome.selected is None
+    assert stages(backend)[2:] == ["code", "tests"]  # both regenerated as new samples
+    for selection in ("single", "majority", "dual_agreement", "most_passed", "first_aligned"):
+        population = 1 if selection == "single" else 2
+        outcome = run_population(tasks[0], config(rounds=1, population=population, selection=selection), ctx)
+        assert outcome.code is None and outcome.hidden_passed is False and outcome.selected is None
 
 
-def test_population_majority_outvotes_a_wrong_minority(
+@pytest.mark.parametrize(("technique", "stage"), [("plan", "plan"), ("spec", "spec")])
+def test_plan_and_spec_come_first_and_condition_the_code(
+    tmp_path: Path, tasks: tuple, sandbox: Sandbox, technique: str, stage: str
+) -> None:
+    note = f"THE {stage.upper()}: add the two numbers"
+    script = solving_script()
+    backend = ScriptedBackend(lambda r: note if r.role == "planner" else script(r))
+    planner = RoleConfig(model="bad", prompt="default", temperature=0.0)
+    [member] = run_loops(
+        tasks[0], config(technique=technique, planner=planner), context(tmp_path, backend, sandbox)
+    )
+    assert member.aligned and stages(backend) == [stage, "code", "tests"]
+    assert backend.calls[0].model == "bad"
+    assert note in backend.calls[1].messages[-1]["content"]
+    tester_sees_it = note in backend.calls[2].messages[-1]["content"]
+    assert tester_sees_it == (technique == "spec")  # a spec is shared, a plan is the coder's
+
+
+def test_fewshot_and_cot_shape_the_prompts(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+    backend = ScriptedBackend(solving_script())
+    ctx = context(tmp_path, backend, sandbox)
+    run_loops(tasks[0], config(technique="fewshot", fewshot_k=2), ctx)
+    code_prompt, tests_prompt = (c.messages[-1]["content"] for c in backend.calls[:2])
+    assert code_prompt.count("Task:") == 2 and "def count_vowels" in code_prompt
+    assert "assert count_vowels('Hello') == 2" in tests_prompt and "sum(1 for ch" not in tests_prompt
+    run_loops(tasks[0], config(technique="cot"), ctx)
+    assert "step by step" in backend.calls[2].messages[-1]["content"]
+    assert "step by step" not in backend.calls[3].messages[-1]["content"]
+
+
+def test_self_explanation_mismatch_is_repaired(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+    # The tests are too weak to tell: the code passes them but the check says NO once.
+    def planner(request: LLMRequest) -> str:
+        text = request.messages[-1]["content"]
+        if request.stage == "explain":
+            return "It returns the sum." if "return a + b" in text else "It returns 5 unless both are 0."
+        return "YES, it adds." if "returns the sum" in text else "NO: it ignores its inputs."
+
+    weak_code = "def add(a, b):\n    return 0 if a == b == 0 else 5"
+    script = by_role(
+        {
+            "coder": fenced(weak_code),
+            "tester": fenced(GOOD_TESTS["add"]),
+            "planner": planner,
+            "repairer": fenced(GOOD_CODE["add"]),
+        }
+    )
+    backend = ScriptedBackend(script)
+    [member] = run_loops(tasks[0], config(rounds=2, self_explain=True), context(tmp_path, backend, sandbox))
+    assert member.aligned
+    assert stages(backend) == ["code", "tests", "explain", "check", "repair", "explain", "check"]
+    assert "does not match the task" in backend.calls[4].messages[-1]["content"]
+
+
+def test_ensembles_take_turns(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+    backend = ScriptedBackend(solving_script())
+    members = run_loops(tasks[0], config("good+bad", population=4), context(tmp_path, backend, sandbox))
+    assert [m.model for m in members] == ["good", "bad", "good", "bad"]
+    assert [m.aligned for m in members] == [True, False, True, False]
+
+
+def test_behavioural_majority_outvotes_a_wrong_minority(
     tmp_path: Path, tasks: tuple, sandbox: Sandbox
 ) -> None:
     def coder(request: LLMRequest) -> str:
         return fenced((BAD_CODE if request.sample == 0 else GOOD_CODE)[entry_of(request)])
 
     backend = ScriptedBackend(by_role({"coder": coder, "tester": lambda r: fenced(GOOD_TESTS[entry_of(r)])}))
-    outcome = run_population(
-        tasks[0], config(population=3, selection="majority"), context(tmp_path, backend, sandbox)
-    )
+    outcome = run_population(tasks[0], config(population=3), context(tmp_path, backend, sandbox))
     assert outcome.selected == 1 and outcome.aligned and outcome.hidden_passed
+    assert outcome.aligned_members == 2 and outcome.calls == 6
+
+
+def test_majority_compares_outputs_not_verdicts(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+    # Two wrong candidates fail the same tests but disagree on every output; the right
+    # ones agree. Pass vectors would group the wrong pair; outputs do not.
+    codes = [
+        "def add(a, b):\n    return a - b",
+        "def add(a, b):\n    return a * b + 1",
+        GOOD_CODE["add"],
+        "def add(a, b):\n    return b + a",
+    ]
+    weak_tests = "assert add(2, 3) == 5\nassert add(0, 0) == 0\nassert add(-2, 7) == 5"
+    backend = ScriptedBackend(
+        by_role({"coder": lambda r: fenced(codes[r.sample]), "tester": fenced(weak_tests)})
+    )
+    outcome = run_population(tasks[0], config(population=4), context(tmp_path, backend, sandbox))
+    assert outcome.selected == 2 and outcome.hidden_passed
 
 
 def test_false_alignment_is_detected(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
@@ -128,10 +285,12 @@ def test_false_alignment_is_detected(tmp_path: Path, tasks: tuple, sandbox: Sand
     assert aligned.pass_rate == 1.0
 
 
-def test_budget_exhausted_mid_run_stops_cleanly(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+def test_budget_exhausted_mid_loop_stops_cleanly(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
     backend = ScriptedBackend(solving_script())
-    ctx = context(tmp_path, backend, sandbox, cap=50)
-    result = run_config(tasks, config(), ctx, pass_source="hidden")
-    assert result.stopped.startswith("budget")
-    assert len(result.outcomes) < len(tasks)
-    assert result.pass_rate == sum(bool(o.hidden_passed) for o in result.outcomes) / len(tasks)
+    # the first code and tests of task 1 cost about 180 tokens: the cap falls before the repair
+    ctx = context(tmp_path, backend, sandbox, cap=150)
+    result = run_config(tasks, config("bad", rounds=5), ctx, pass_source="hidden")
+    assert result.stopped.startswith("budget") and result.outcomes == ()
+    assert stages(backend) == ["code", "tests"]  # the repair round was refused
+    assert [e["round"] for e in result.transcript if e["stage"] == "execute"] == [0]
+    assert result.pass_rate == 0.0

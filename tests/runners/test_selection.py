@@ -1,23 +1,56 @@
 from __future__ import annotations
 
-from accord.runners.selection import first_aligned, majority
+from accord.runners.selection import dual_agreement, first_aligned, majority, most_passed
 
 T, F = True, False
 
 
 def test_majority_picks_the_largest_behaviour_group() -> None:
-    vectors = [(T, F, F), (T, T, T), (T, F, F), None, (T, F, F)]
-    assert majority(vectors) == 0  # three candidates behave alike, beating the perfect loner
+    outputs = [("1", "2"), ("1", "3"), ("1", "2"), None, ("1", "2")]
+    assert majority(outputs) == 0  # three candidates behave alike, beating two loners
 
 
-def test_majority_breaks_ties_on_tests_passed_then_order() -> None:
-    assert majority([(F, F), (T, T), (F, F), (T, T)]) == 1
-    assert majority([(T, F), (F, T)]) == 0
+def test_majority_breaks_ties_on_order() -> None:
+    assert majority([("a",), ("b",), ("b",), ("a",)]) == 0
+    assert majority([None, ("b",), ("a",)]) == 1
 
 
-def test_majority_with_no_usable_candidate() -> None:
-    assert majority([None, None]) is None
-    assert majority([]) is None
+def test_no_usable_candidate_selects_nothing() -> None:
+    for rule in (majority, dual_agreement, most_passed):
+        assert rule([None, None]) is None
+        assert rule([]) is None
+
+
+# A hand-built pass/fail matrix: rows are candidates, columns generated tests.
+MATRIX = [
+    (T, T, T, F, F),  # 0: passes 3, alone
+    (T, T, F, F, F),  # 1: passes 2, with 3 and 4
+    (F, F, F, T, T),  # 2: passes 2, alone
+    (T, T, F, F, F),  # 3
+    (T, T, F, F, F),  # 4
+    None,  # 5: no usable code
+    (T, T, T, T, F),  # 6: passes the most, alone
+    (T, T, F, F, F),  # 7
+    (T, T, F, F, F),  # 8
+]
+
+
+def test_dual_agreement_weighs_tests_passed_by_the_root_of_group_size() -> None:
+    # group {1, 3, 4, 7, 8}: 2 x sqrt(5) = 4.47 beats {6}: 4 x 1 and {0}: 3 x 1
+    assert dual_agreement(MATRIX) == 1
+    # with fewer agreeing candidates the lone high scorer wins: 2 x sqrt(2) = 2.83 < 4
+    assert dual_agreement([*MATRIX[:4], None, None, MATRIX[6]]) == 6
+
+
+def test_most_passed_picks_the_most_tests_then_the_earliest() -> None:
+    assert most_passed(MATRIX) == 6
+    assert most_passed([(T, F), (F, T), (F, F)]) == 0
+
+
+def test_rules_disagree_on_the_same_matrix() -> None:
+    signatures = [v if v is None else tuple(v) for v in MATRIX]
+    assert {majority(signatures), dual_agreement(MATRIX), most_passed(MATRIX)} == {1, 6}
+    assert first_aligned([F] * 9, [None if v is None else sum(v) / len(v) for v in MATRIX]) == 6
 
 
 def test_first_aligned_then_most_own_tests_passed() -> None:

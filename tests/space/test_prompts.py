@@ -9,10 +9,29 @@ from accord.space import ConfigError, PromptLibrary
 
 def test_builtin_templates_render_with_placeholders() -> None:
     library = PromptLibrary.load()
-    messages = library.get("tests", "basic").render(prompt="def f(x): ...", entry_point="f", n_tests=4)
+    messages = library.get("tests", "basic").render(
+        prompt="def f(x): ...", entry_point="f", n_tests=4, context=""
+    )
     assert messages[0]["role"] == "system"
     assert "4 assert statements" in messages[1]["content"]
     assert "def f(x): ..." in messages[1]["content"]
+    assert "\n\n\n" not in messages[1]["content"] and messages[1]["content"].endswith("```")
+
+
+def test_every_builtin_stage_has_a_template_rendering_the_loop_values() -> None:
+    library = PromptLibrary.load()
+    values = dict(
+        prompt="def f(x): ...", entry_point="f", n_tests=5, context="CTX", code="CODE",
+        feedback="FEEDBACK", reflection="REFLECTION", explanation="EXPLANATION",
+    )  # fmt: skip
+    for stage in ("code", "tests", "repair", "reflect", "plan", "spec", "explain", "check"):
+        names = library.names(stage)
+        assert names, stage
+        for name in names:
+            text = library.get(stage, name).render(**values)[-1]["content"]
+            assert "$" not in text, (stage, name)
+    assert "CTX" in library.get("code", "direct").render(**values)[-1]["content"]
+    assert "REFLECTION" in library.get("repair", "feedback").render(**values)[-1]["content"]
 
 
 def test_missing_placeholder_is_a_config_error() -> None:

@@ -6,9 +6,11 @@ import optuna
 import pytest
 
 from accord.space import (
+    DIMENSIONS,
     ConfigError,
     PromptLibrary,
     Range,
+    RunConfig,
     parse_space,
     preset_params,
     suggest,
@@ -48,6 +50,13 @@ def test_nested_and_range_tables() -> None:
         ({"selection": {"rule": ["vote"]}}, "'vote' is not one of"),
         ({"coder": {"model": {"low": 1, "high": 2}}}, "needs a numeric dimension"),
         ({"loop": {"max_rounds": [1, 1]}}, "listed twice"),
+        ({"coder": {"model": ["a+c"]}}, "space.coder.model: unknown model 'c'"),
+        ({"technique": ["direct", "magic"]}, "space.technique: 'magic' is not one of"),
+        ({"repair": {"policy": ["guess"]}}, "space.repair.policy: 'guess' is not one of"),
+        ({"fewshot": {"k": {"low": 1, "high": 99}}}, "space.fewshot.k: 99 is above the maximum"),
+        ({"loop": {"self_explain": ["yes"]}}, "space.loop.self_explain: expected true or false"),
+        ({"repairer": {"prompt": ["nope"]}}, "space.repairer.prompt: unknown repair template 'nope'"),
+        ({"tester": {"model": ["coder"]}}, "space.tester.model: unknown model 'coder'"),
     ],
 )
 def test_invalid_spaces_name_the_key(table: dict, fragment: str) -> None:
@@ -62,69 +71,115 @@ def test_no_models_is_an_error() -> None:
         parse_space({}, models=(), prompts=PROMPTS)
 
 
-def test_selection_rule_only_in_population_branch() -> None:
-    spec = parse({"population": {"size": [1, 3]}, "selection": {"rule": ["majority", "first_aligned"]}})
+FULL = {
+    "coder": {
+        "model": ["a", "b", "a+b"],
+        "temperature": {"low": 0.0, "high": 1.0},
+        "top_p": {"low": 0.8, "high": 1.0},
+    },
+    "tester": {"model": ["a", "b"], "prompt": ["basic", "edge"]},
+    "technique": ["direct", "cot", "plan", "spec", "fewshot"],
+    "fewshot": {"k": {"low": 1, "high": 4}},
+    "planner": {"model": ["coder", "b"]},
+    "population": {"size": [1, 3]},
+    "loop": {"max_rounds": {"low": 0, "high": 3}, "self_explain": [False, True]},
+    "repair": {"policy": ["code", "reflect", "tests", "both", "blame"]},
+    "repairer": {"model": ["coder", "a"]},
+    "selection": {"rule": ["majority", "dual_agreement", "first_aligned", "most_passed"]},
+}
+
+
+def test_conditional_parameters_appear_only_in_their_branch() -> None:
+    spec = parse(FULL)
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
-    seen_sizes = set()
-    for _ in range(20):
+    seen: set[tuple[str, int, int]] = set()
+    for _ in range(60):
         trial = study.ask()
         config = suggest(trial, spec)
-        seen_sizes.add(config.population)
-        assert ("selection.rule" in trial.params) == (config.population > 1)
+        params = trial.params
+        seen.add((config.technique, config.population > 1, config.max_rounds > 0))
+        assert ("selection.rule" in params) == (config.population > 1)
+        assert ("fewshot.k" in params) == (config.technique == "fewshot")
+        assert ("repair.policy" in params) == ("repairer.model" in params) == (config.max_rounds > 0)
+        uses_planner = config.technique in ("plan", "spec") or config.self_explain
+        assert ("planner.model" in params) == uses_planner == (config.planner is not None)
         if config.population == 1:
             assert config.selection == "single"
+        if config.planner is not None and params["planner.model"] == "coder":
+            assert config.planner.model == config.coder.model  # "coder" means the coder's model
         study.tell(trial, 0.0)
-    assert seen_sizes == {1, 3}
+    assert {t for t, _, _ in seen} == {"direct", "cot", "plan", "spec", "fewshot"}
 
 
 @pytest.mark.parametrize(
     "sampler",
     [
-        optuna.samplers.TPESampler(seed=1, multivariate=True),
+        optuna.samplers.TPESampler(seed=1, multivariate=True, group=True),
         optuna.samplers.NSGAIISampler(seed=1, population_size=4),
         optuna.samplers.RandomSampler(seed=1),
     ],
 )
 def test_space_works_with_samplers(sampler: optuna.samplers.BaseSampler) -> None:
-    spec = parse(
-        {
-            "coder": {"model": ["a", "b"], "temperature": {"low": 0.0, "high": 1.0}},
-            "population": {"size": [1, 2, 4]},
-            "loop": {"max_rounds": {"low": 0, "high": 3}},
-        }
-    )
+    spec = parse(FULL)
     study = optuna.create_study(directions=["maximize", "minimize"], sampler=sampler)
-    for _ in range(12):
+    for _ in range(16):
         trial = study.ask()
         config = suggest(trial, spec)
-        assert config.coder.model in ("a", "b")
-        assert 0.0 <= config.coder.temperature <= 1.0
+        assert config.coder.model in ("a", "b", "a+b")
+        assert 0.0 <= config.coder.temperature <= 1.0 and 0.8 <= config.coder.top_p <= 1.0
         assert 0 <= config.max_rounds <= 3
+        assert config.technique != "fewshot" or 1 <= config.fewshot_k <= 4
         study.tell(trial, [config.population / 4, config.max_rounds])
-    assert len(study.trials) == 12
+    assert len(study.trials) == 16
+    assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
 
 
-def test_presets_adapt_to_space_maximum() -> None:
+def test_presets_expand_to_their_documented_configurations() -> None:
     spec = parse(
         {
             "population": {"size": [1, 5]},
-            "loop": {"max_rounds": [0, 2]},
-            "coder": {"prompt": ["direct", "cot"]},
+            "loop": {"max_rounds": [0, 2, 5]},
+            "technique": ["direct", "cot"],
+            "tester": {"prompt": ["basic", "edge"]},
+            "repair": {"policy": ["code", "reflect", "both"]},
+            "selection": {"rule": ["majority", "dual_agreement"]},
         }
     )
-    assert preset_params("single-shot", spec) == {
-        "population.size": 1,
-        "loop.max_rounds": 0,
-        "coder.prompt": "direct",
-    }
-    assert preset_params("self-debug", spec)["loop.max_rounds"] == 2
-    cot = preset_params("cot-sc", spec)
-    assert cot["population.size"] == 5 and cot["selection.rule"] == "majority"
+
+    def config(name: str) -> RunConfig:
+        # a preset fixes the method; the rest (models, temperatures) is the sampler's
+        rest = {dim: spec.values(dim)[0] for dim in DIMENSIONS}
+        return suggest(optuna.trial.FixedTrial(rest | preset_params(name, spec)), spec)
+
+    single = config("single-shot")
+    assert (single.population, single.max_rounds, single.technique) == (1, 0, "direct")
+    cot = config("cot-sc")
+    assert (cot.population, cot.technique, cot.selection, cot.max_rounds) == (5, "cot", "majority", 0)
+    codet = config("codet")
+    assert (codet.population, codet.selection, codet.max_rounds) == (5, "dual_agreement", 0)
+    debug = config("self-debug")
+    assert (debug.population, debug.max_rounds, debug.repair) == (1, 5, "code")
+    reflexion = config("reflexion")
+    assert (reflexion.max_rounds, reflexion.repair) == (5, "reflect")
+    agent = config("agentcoder")
+    assert (agent.technique, agent.tester.prompt, agent.repair, agent.max_rounds) == (
+        "cot",
+        "edge",
+        "code",
+        5,
+    )
+    seed = config("seed")
+    assert (seed.population, seed.max_rounds, seed.repair) == (1, 5, "both")
+    # a parameter that does not apply is not enqueued
+    assert "selection.rule" not in preset_params("self-debug", spec)
+    assert "repair.policy" not in preset_params("codet", spec)
 
 
 def test_preset_outside_space_is_an_error() -> None:
     spec = parse({"loop": {"max_rounds": [0, 2]}})
     with pytest.raises(ConfigError, match=re.escape("preset 'seed' needs loop.max_rounds = 5")):
         preset_params("seed", spec)
+    with pytest.raises(ConfigError, match=re.escape("preset 'cot-sc' needs technique = 'cot'")):
+        preset_params("cot-sc", spec)
     with pytest.raises(ConfigError, match="unknown preset"):
         preset_params("magic", spec)
