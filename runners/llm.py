@@ -296,7 +296,9 @@ class Gateway:
             meter.check()
         spec = self.spec(request.model)
         key = cache_key(spec, request)
-        hit = self.cache.get(key) if self.cache is not None else None
+        # a replayed corpus is a recording already: caching it again would only copy it
+        cache = None if spec.model.startswith("replay/") else self.cache
+        hit = cache.get(key) if cache is not None else None
         if hit is not None:
             completion = Completion(cached=True, **hit)
         else:
@@ -311,8 +313,8 @@ class Gateway:
                 seconds=raw.seconds if raw.seconds is not None else seconds,
                 cached=False,
             )
-            if self.cache is not None:
-                self.cache.put(
+            if cache is not None:
+                cache.put(
                     key,
                     {
                         "text": completion.text,

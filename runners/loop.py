@@ -138,7 +138,11 @@ class Loop:
 
     def __init__(self, task: Task, config: RunConfig, ctx: LoopContext) -> None:
         self.task, self.config, self.ctx = task, config, ctx
-        self.values = {"prompt": task.prompt.strip("\n"), "entry_point": task.entry_point, "n_tests": N_TESTS}
+        self.values = {
+            "prompt": task.prompt.strip("\n"),
+            "entry_point": task.entry_point,
+            "n_tests": max(config.min_asserts, N_TESTS),
+        }
         self.allowed = imported_names(task.prompt)
         self.repair_template = config.repairer.prompt if config.repairer else "feedback"
         self.planner_template = config.planner.prompt if config.planner else "default"
@@ -187,7 +191,8 @@ class Loop:
             sample,
             context=s.context_tests,
         )
-        return extract_tests(text, entry_point=self.task.entry_point, allowed_names=self.allowed)
+        tests = extract_tests(text, entry_point=self.task.entry_point, allowed_names=self.allowed)
+        return tests[: self.config.max_asserts]
 
     def fix(self, s: _State, sample: int, failures: str, reflection: str = "") -> str | None:
         assert s.code is not None

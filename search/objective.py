@@ -77,7 +77,11 @@ class Objective:
         caps = [definition.max_cost_per_trial, remaining_budget(trial.study, definition)]
         meter = Meter(unit=definition.cost_unit, cap=min((c for c in caps if c is not None), default=None))
         ctx = LoopContext(
-            gateway=self.gateway, executor=self.executor, prompts=definition.prompts, meter=meter
+            gateway=self.gateway,
+            executor=self.executor,
+            prompts=definition.prompts,
+            meter=meter,
+            hidden_timeout_s=definition.hidden_timeout_s,
         )
         on_task = self.on_task_factory(trial.number) if self.on_task_factory else None
         result = run_config(self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task)

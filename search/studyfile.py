@@ -44,7 +44,9 @@ class StudyDefinition:
     models: Mapping[str, ModelSpec]
     space: SpaceSpec
     settings: Mapping[str, Any]
-    """Fixed loop settings (max_tokens, min_asserts, test_timeout_s) for every trial."""
+    """Fixed loop settings (max_tokens, min/max_asserts, test_timeout_s) for every trial."""
+    hidden_timeout_s: float = 10.0
+    """Time-out of one task's hidden-test check."""
     prompts: PromptLibrary
     cache: bool
     preset_params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -203,6 +205,7 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
     ids = tasks.strings("ids")
     data_dir_raw = tasks.get("data_dir", str)
     data_dir = (path.parent / data_dir_raw).resolve() if data_dir_raw else None
+    hidden_timeout_s = tasks.get("hidden_timeout_s", float, 10.0, check=_positive)
     tasks.done()
 
     objectives = root.sub("objectives")
@@ -235,8 +238,11 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
     settings = {
         "max_tokens": loop.get("max_tokens", int, 512, check=_positive),
         "min_asserts": loop.get("min_asserts", int, 3, check=_positive),
+        "max_asserts": loop.get("max_asserts", int, 5, check=_positive),
         "test_timeout_s": loop.get("test_timeout_s", float, 3.0, check=_positive),
     }
+    if settings["min_asserts"] > settings["max_asserts"]:
+        raise loop.fail("max_asserts", f"must be at least min_asserts ({settings['min_asserts']})")
     loop.done()
 
     cache = root.sub("cache")
@@ -270,6 +276,7 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
         models=models,
         space=space,
         settings=settings,
+        hidden_timeout_s=hidden_timeout_s,
         prompts=prompts,
         cache=use_cache,
         preset_params={p: preset_params(p, space, file=file) for p in presets},

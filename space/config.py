@@ -68,6 +68,8 @@ class RunConfig:
     max_tokens: int = 512
     min_asserts: int = 3
     """A test set with fewer usable asserts is degenerate and cannot align."""
+    max_asserts: int = 5
+    """Asserts kept from one answer of the tester (the first ones; CodeT keeps 5)."""
     test_timeout_s: float = 3.0
 
     @property

@@ -51,7 +51,7 @@ def suggest(trial: TrialLike, spec: SpaceSpec, settings: Mapping[str, Any] | Non
             model=model,
             prompt=pick(f"{prefix}.prompt"),
             temperature=float(pick(f"{prefix}.temperature")),
-            top_p=float(pick(f"{prefix}.top_p")) if f"{prefix}.top_p" in spec.domains else 1.0,
+            top_p=float(pick(f"{prefix}.top_p")) if f"{prefix}.top_p" in DIMENSIONS else 1.0,
         )
 
     coder, tester = role("coder"), role("tester")
