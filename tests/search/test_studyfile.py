@@ -17,7 +17,12 @@ def test_good_file_loads_with_defaults(study_file: Callable[..., Path]) -> None:
     assert definition.pass_source == "hidden" and definition.cost_unit == "usd"
     assert definition.models["good"].input_cost_per_token == 1e-6
     assert definition.space.values("coder.model") == ("good", "bad")
-    assert definition.settings == {"max_tokens": 512, "min_asserts": 3, "max_asserts": 5, "test_timeout_s": 3.0}
+    assert definition.settings == {
+        "max_tokens": 512,
+        "min_asserts": 3,
+        "max_asserts": 5,
+        "test_timeout_s": 3.0,
+    }
 
 
 def test_local_models_get_documented_default_prices(study_file: Callable[..., Path]) -> None:
