@@ -72,11 +72,18 @@ class ScriptedOpenAIServer:
     """
 
     def __init__(
-        self, script: Sequence[int | str] = (200,), *, delay_s: float = 0.0, text: str = "hello"
+        self,
+        script: Sequence[int | str] = (200,),
+        *,
+        delay_s: float = 0.0,
+        text: str = "hello",
+        answer: Callable[[list[dict[str, str]]], str] | None = None,
     ) -> None:
         self.script = list(script)
         self.delay_s = delay_s
         self.text = text
+        self.answer = answer
+        """When given, the reply to each request is ``answer(messages)`` instead of ``text``."""
         self.requests = 0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
@@ -114,7 +121,9 @@ class ScriptedOpenAIServer:
                     }
                     self._send(int(action), json.dumps(error).encode())
                     return
-                words = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []))
+                messages = body.get("messages", [])
+                text = owner.answer(messages) if owner.answer else owner.text
+                words = sum(len(str(m.get("content", "")).split()) for m in messages)
                 answer = {
                     "id": "scripted",
                     "object": "chat.completion",
@@ -123,14 +132,14 @@ class ScriptedOpenAIServer:
                     "choices": [
                         {
                             "index": 0,
-                            "message": {"role": "assistant", "content": owner.text},
+                            "message": {"role": "assistant", "content": text},
                             "finish_reason": "stop",
                         }
                     ],
                     "usage": {
                         "prompt_tokens": words,
-                        "completion_tokens": len(owner.text.split()),
-                        "total_tokens": words + len(owner.text.split()),
+                        "completion_tokens": len(text.split()),
+                        "total_tokens": words + len(text.split()),
                     },
                 }
                 self._send(200, json.dumps(answer).encode())
@@ -159,3 +168,20 @@ class ScriptedOpenAIServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def solving_answer(messages: list[dict[str, str]]) -> str:
+    """An OpenAI-style answer for the toy tasks of accord's tests (``add``, ``rev``),
+    chosen from the prompt: tests for the tester, correct code otherwise. Lets worker
+    processes, which cannot share a ScriptedBackend, run studies over real HTTP."""
+    system = messages[0].get("content", "") if messages else ""
+    prompt = messages[-1].get("content", "") if messages else ""
+    name = "add" if "def add" in prompt else "rev"
+    if "tester" in system:
+        tests = {
+            "add": "assert add(2, 3) == 5\nassert add(0, 0) == 0\nassert add(-2, 7) == 5",
+            "rev": "assert rev('ab') == 'ba'\nassert rev('abc') == 'cba'\nassert rev('x') == 'x'",
+        }
+        return fenced(tests[name])
+    code = {"add": "def add(a, b):\n    return a + b", "rev": "def rev(s):\n    return s[::-1]"}
+    return fenced(code[name])

@@ -19,6 +19,7 @@ import tomli_w
 from accord.runners.llm import ModelSpec
 from accord.search.studyfile import StudyDefinition
 from accord.space import DIMENSIONS, Choice, ConfigError, RunConfig, SpaceSpec, suggest
+from accord.space.config import ENSEMBLE_SEPARATOR
 
 
 def cheapest_meeting(
@@ -33,7 +34,12 @@ def cheapest_meeting(
 
 
 def export(trial: optuna.trial.FrozenTrial, definition: StudyDefinition, path: Path) -> None:
-    aliases = {v for k, v in trial.params.items() if k.endswith(".model")}
+    aliases = {
+        part
+        for name, value in trial.params.items()
+        if name.endswith(".model")
+        for part in str(value).split(ENSEMBLE_SEPARATOR)
+    }
     models = {
         alias: {k: v for k, v in asdict(spec).items() if v is not None and k != "alias"}
         for alias, spec in definition.models.items()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -57,7 +58,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from accord.runners.tasks import load_tasks
     from accord.search.objective import Objective
     from accord.search.runtime import open_runtime
-    from accord.search.study import enqueue_presets, open_study, remaining_budget
+    from accord.search.study import enqueue_presets, open_study, remaining_budget, sweep_stale
 
     definition = _definition(args)
     tasks = load_tasks(
@@ -88,21 +89,45 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
         _print_summary(study, definition, min_pass_rate=None)
         return 0
-    enqueued = enqueue_presets(study, definition)
-    done_before = len(study.trials)
-    print(
-        f"study {definition.name}: {done_before} trials so far, running {n_trials} more "
-        f"on {len(tasks)} tasks ({', '.join(enqueued) or 'no'} presets newly queued)",
-        file=sys.stderr,
-    )
+    if not args.as_worker:
+        swept = sweep_stale(study)
+        if swept:
+            print(
+                f"trials {', '.join(map(str, swept))} were left RUNNING by a worker that died: "
+                "marked FAIL and queued again",
+                file=sys.stderr,
+            )
+        enqueued = enqueue_presets(study, definition)
+        print(
+            f"study {definition.name}: {len(study.trials)} trials so far, running {n_trials} more "
+            f"on {len(tasks)} tasks with {args.workers} worker{'s' * (args.workers > 1)} "
+            f"({', '.join(enqueued) or 'no'} presets newly queued)",
+            file=sys.stderr,
+        )
+    if args.workers > 1:
+        code = _run_workers(args, storage, n_trials)
+        _print_summary(study, definition, min_pass_rate=None)
+        return code
     artifacts = FileSystemArtifactStore(str(_artifact_dir(definition)))
-    trial_bar = tqdm(total=n_trials, desc="trials", unit="trial", position=0, dynamic_ncols=True)
+    bars = not args.as_worker
+    trial_bar = tqdm(
+        total=n_trials, desc="trials", unit="trial", position=0, dynamic_ncols=True, disable=not bars
+    )
     task_bars: dict[int, Any] = {}
 
     def on_task_factory(number: int) -> Any:
-        bar = tqdm(total=len(tasks), desc=f"trial {number} tasks", unit="task", position=1, leave=False)
+        bar = tqdm(
+            total=len(tasks),
+            desc=f"trial {number} tasks",
+            unit="task",
+            position=1,
+            leave=False,
+            disable=not bars,
+        )
         task_bars[number] = bar
         return lambda outcome: bar.update(1)
+
+    prefix = f"[worker {os.getpid()}] " if args.as_worker else ""
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         bar = task_bars.pop(trial.number, None)
@@ -111,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         trial_bar.update(1)
         values = trial.values or [None, None]
         trial_bar.write(
-            f"trial {trial.number} {trial.state.name}: pass_rate={_fmt(values[0])} "
+            f"{prefix}trial {trial.number} {trial.state.name}: pass_rate={_fmt(values[0])} "
             f"cost={_fmt(values[1])} {definition.cost_unit}  [{trial.user_attrs.get('config', '')}]"
         )
         left = remaining_budget(study, definition)
@@ -142,7 +167,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         for bar in task_bars.values():
             bar.close()
         trial_bar.close()
-    _print_summary(study, definition, min_pass_rate=None)
+    if not args.as_worker:
+        _print_summary(study, definition, min_pass_rate=None)
+    return 0
+
+
+def _run_workers(args: argparse.Namespace, storage: str, n_trials: int) -> int:
+    """Run the trials in ``args.workers`` worker processes on the same storage; the
+    study exists and its presets are queued before they start."""
+    import subprocess
+
+    shares = [n_trials // args.workers + (i < n_trials % args.workers) for i in range(args.workers)]
+    command = [
+        sys.executable,
+        "-m",
+        "accord.search.cli",
+        "run",
+        args.study,
+        "--storage",
+        storage,
+        "--as-worker",
+    ]
+    if args.no_cache:
+        command.append("--no-cache")
+    if args.data_dir:
+        command += ["--data-dir", args.data_dir]
+    procs = [subprocess.Popen([*command, "--n-trials", str(n)]) for n in shares if n]
+    try:
+        codes = [proc.wait() for proc in procs]
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.send_signal(signal.SIGINT)
+        for proc in procs:
+            proc.wait()
+        raise
+    failed = [c for c in codes if c not in (0,)]
+    if failed:
+        print(f"accord: {len(failed)} of {len(procs)} workers failed (exit {failed[0]})", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -287,6 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = study_command("run", "run trials (again: adds trials to the same study)")
     run.add_argument("--n-trials", type=int, help="trials to add (default: the study's budget.n_trials)")
     run.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    run.add_argument("--as-worker", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
     show = study_command("show", "trials and Pareto front")
     show.add_argument("--json", action="store_true", help="machine-readable output")
@@ -315,6 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if getattr(args, "n_trials", None) is not None and args.n_trials < 1:
         print("accord: error: --n-trials must be at least 1", file=sys.stderr)
+        return 2
+    if getattr(args, "workers", 1) < 1:
+        print("accord: error: --workers must be at least 1", file=sys.stderr)
         return 2
     try:
         return int(args.func(args))

@@ -25,7 +25,7 @@ def dashboard_command(storage: str, artifact_dir: Path, port: int) -> list[str]:
     artifact_dir.mkdir(parents=True, exist_ok=True)
     return [
         program,
-        storage,
+        storage.removeprefix("journal:///"),  # the dashboard opens a journal file by its path
         "--host",
         "127.0.0.1",
         "--port",

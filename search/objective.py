@@ -16,9 +16,9 @@ from accord.runners.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
 from accord.runners.sandbox import Executor
 from accord.runners.tasks import Task
-from accord.search.study import remaining_budget
+from accord.search.study import WORKER_ATTR, remaining_budget, worker_id
 from accord.search.studyfile import StudyDefinition
-from accord.space import suggest
+from accord.space import RunConfig, suggest
 
 OnTask = Callable[[TaskOutcome], None]
 
@@ -52,6 +52,15 @@ def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | 
     return attrs
 
 
+def _note(trial: optuna.Trial, config: RunConfig) -> None:
+    """The configuration in words, as the trial's note in optuna-dashboard."""
+    from optuna_dashboard import save_note
+
+    preset = trial.user_attrs.get("preset")
+    heading = f"Trial {trial.number}" + (f": preset `{preset}`" if preset else "")
+    save_note(trial, f"## {heading}\n\n{config.describe()}\n")
+
+
 class Objective:
     def __init__(
         self,
@@ -72,8 +81,10 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> tuple[float, float]:
         definition = self.definition
+        trial.set_user_attr(WORKER_ATTR, worker_id())
         config = suggest(trial, definition.space, definition.settings)
         trial.set_user_attr("config", config.describe())
+        _note(trial, config)
         caps = [definition.max_cost_per_trial, remaining_budget(trial.study, definition)]
         meter = Meter(unit=definition.cost_unit, cap=min((c for c in caps if c is not None), default=None))
         ctx = LoopContext(

@@ -1,13 +1,27 @@
-"""Opening, resuming and running studies."""
+"""Opening, resuming and running studies.
+
+Storages: SQLite (``sqlite:///path``, one machine), Optuna's journal file
+(``journal:///path``, one machine, many processes) and PostgreSQL
+(``postgresql+psycopg2://...``, many machines). Every trial records the worker running
+it (``host:pid``). On PostgreSQL a worker also sends heartbeats, so a trial whose worker
+died is failed by the next worker and retried with the same parameters; on the other
+storages ``sweep_stale`` does that at the start of the next ``accord run``, for trials
+whose worker process on this machine is gone.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import warnings
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages.journal import JournalFileBackend
 
 from accord.search.studyfile import StudyDefinition
 
@@ -15,22 +29,119 @@ log = logging.getLogger(__name__)
 
 METRICS = ("pass_rate", "cost")
 
+HEARTBEAT_S = 20
+GRACE_S = 60
+MAX_RETRY = 2
+WORKER_ATTR = "worker"
+RETRY_ATTR = "retry_of"
+
+
+def _gp(seed: int | None) -> optuna.samplers.BaseSampler:
+    try:
+        import scipy  # noqa: F401
+        import torch  # noqa: F401
+    except ImportError as exc:
+        from accord.space import ConfigError
+
+        raise ConfigError(
+            f"sampler 'gp' needs torch and scipy ({exc.name} is not installed): "
+            "pip install torch scipy, or use tpe, nsga2 or random",
+            key="study.sampler",
+        ) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.GPSampler(seed=seed)
+
+
+def _tpe(seed: int | None) -> optuna.samplers.BaseSampler:
+    with warnings.catch_warnings():  # group and constant_liar are experimental in optuna 5
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True)
+
+
 SAMPLER_FACTORIES: Mapping[str, Callable[[int | None], optuna.samplers.BaseSampler]] = {
-    "tpe": lambda seed: optuna.samplers.TPESampler(seed=seed, multivariate=True, constant_liar=True),
+    "tpe": _tpe,
     "nsga2": lambda seed: optuna.samplers.NSGAIISampler(seed=seed),
+    "gp": _gp,
     "random": lambda seed: optuna.samplers.RandomSampler(seed=seed),
 }
+"""TPE is multivariate and grouped (conditional spaces) with a constant liar, so parallel
+workers do not all sample the same point."""
+
+
+def make_storage(url: str) -> optuna.storages.BaseStorage:
+    """The Optuna storage a URL names."""
+    if url.startswith("journal:///"):
+        path = Path(url.removeprefix("journal:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        # several local workers share the file: wait for the lock instead of failing
+        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+    if url.startswith("postgresql"):
+        with warnings.catch_warnings():  # heartbeats are experimental in optuna 5
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_S,
+                grace_period=GRACE_S,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+            )
+    from accord.space import ConfigError
+
+    raise ConfigError(
+        f"unsupported storage {url!r}: use sqlite:///PATH, journal:///PATH or postgresql+psycopg2://...",
+        key="study.storage",
+    )
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive_here(worker: str) -> bool:
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return True  # another machine's worker: not ours to judge
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return b"accord" in cmdline and stat.split(")")[1].split()[0] != "Z"
+
+
+def sweep_stale(study: optuna.Study) -> list[int]:
+    """Fail the RUNNING trials whose worker on this machine is gone, and enqueue each once
+    more with the same params (the response cache makes the retry cheap). Returns the
+    numbers of the trials failed."""
+    failed = []
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        worker = trial.user_attrs.get(WORKER_ATTR)
+        if worker is None or _alive_here(str(worker)):
+            continue
+        storage = study._storage
+        storage.set_trial_user_attr(trial._trial_id, "stopped", f"worker {worker} died")
+        if not storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL):
+            continue
+        failed.append(trial.number)
+        retries = sum(
+            1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get(RETRY_ATTR) == trial.number
+        )
+        if retries < MAX_RETRY:
+            attrs = {RETRY_ATTR: trial.number}
+            if "preset" in trial.user_attrs:
+                attrs["preset"] = trial.user_attrs["preset"]
+            study.enqueue_trial(dict(trial.params), user_attrs=attrs)
+    return failed
 
 
 def open_study(
     definition: StudyDefinition, storage: str | None = None, *, create: bool = True
 ) -> optuna.Study:
     """The study named in the definition, created on first use and resumed afterwards."""
-    url = storage or definition.storage
-    if url.startswith("sqlite:///"):
-        from pathlib import Path
-
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    url = make_storage(storage or definition.storage)
     sampler = SAMPLER_FACTORIES[definition.sampler](definition.seed)
     if not create:
         return optuna.load_study(study_name=definition.name, storage=url, sampler=sampler)

@@ -17,8 +17,10 @@ from accord.runners.local import LOCAL_MODELS
 from accord.runners.replay import corpus_path
 from accord.runners.run import PASS_SOURCES
 from accord.space import PRESETS, ConfigError, PromptLibrary, SpaceSpec, parse_space, preset_params
+from accord.space.config import ENSEMBLE_SEPARATOR
+from accord.space.spec import SAME_AS_CODER
 
-SAMPLERS = ("tpe", "nsga2", "random")
+SAMPLERS = ("tpe", "nsga2", "gp", "random")
 COST_UNITS = ("usd", "tokens", "seconds")
 
 
@@ -139,6 +141,13 @@ def _resolved(study: Path, value: str | None) -> str | None:
 
 def _model(file: str, alias: str, table: Any) -> ModelSpec:
     path_of_study = Path(file)
+    if alias == SAME_AS_CODER or ENSEMBLE_SEPARATOR in alias:
+        raise ConfigError(
+            f"{alias!r} cannot name a model: {SAME_AS_CODER!r} means the coder's model and "
+            f"{ENSEMBLE_SEPARATOR!r} joins an ensemble",
+            file=file,
+            key=f"models.{alias}",
+        )
     reader = _Reader(file, f"models.{alias}", table)
     model = reader.get("model", str)
     if model is None:

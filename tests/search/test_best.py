@@ -55,6 +55,52 @@ def test_export_holds_exactly_the_stored_params_and_rebuilds_the_config(
     assert models[stored.params["coder.model"]].model.startswith("fake/")
 
 
+FULL_SPACE = """
+coder.model = ["good", "bad", "good+bad"]
+coder.temperature = {low = 0.0, high = 1.0}
+coder.top_p = {low = 0.5, high = 1.0}
+tester.model = ["good", "bad"]
+technique = ["direct", "cot", "plan", "spec", "fewshot"]
+fewshot.k = {low = 1, high = 3}
+planner.model = ["coder", "bad"]
+population.size = [1, 3]
+loop.max_rounds = [0, 2]
+loop.self_explain = [false, true]
+repair.policy = ["code", "reflect", "tests", "both", "blame"]
+repairer.model = ["coder", "good"]
+selection.rule = ["majority", "dual_agreement", "first_aligned", "most_passed"]
+"""
+
+
+def test_every_branch_of_the_space_survives_export_and_import(
+    study_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    definition = load_study(study_file(space=FULL_SPACE))
+    study = optuna.create_study(
+        directions=["maximize", "minimize"], sampler=optuna.samplers.RandomSampler(seed=11)
+    )
+    techniques, policies = set(), set()
+    for _ in range(40):
+        trial = study.ask()
+        config = suggest(trial, definition.space, definition.settings)
+        study.tell(trial, [0.5, 1.0])
+        out = tmp_path / f"t{trial.number}.toml"
+        export(study.trials[-1], definition, out)
+        rebuilt, models, params = load_export(out)
+        assert rebuilt == config and params == trial.params
+        used = {config.coder.model_for(0), config.coder.model_for(1), config.tester.model}
+        assert used <= set(models)  # ensembles export each of their models
+        techniques.add(config.technique)
+        policies.add(config.repair if config.max_rounds else None)
+    assert techniques == {"direct", "cot", "plan", "spec", "fewshot"}
+    assert policies == {None, "code", "reflect", "tests", "both", "blame"}
+
+
+def test_reserved_model_aliases_are_rejected(study_file: Callable[..., Path]) -> None:
+    with pytest.raises(ConfigError, match=r"models\.coder: 'coder' cannot name a model"):
+        load_study(study_file('[models.coder]\nmodel = "fake/x"\n'))
+
+
 def test_incomplete_params_are_a_config_error() -> None:
     with pytest.raises(ConfigError, match="incomplete parameters"):
         config_from_params({"coder.model": "a"}, {})

@@ -69,7 +69,7 @@ def test_bad_keys_name_file_and_key(study_file: Callable[..., Path], extra: str,
 def test_bad_study_section_values(study_file: Callable[..., Path]) -> None:
     path = study_file()
     path.write_text(path.read_text().replace('sampler = "random"', 'sampler = "grid"'))
-    with pytest.raises(ConfigError, match=r"study.sampler: 'grid' is not one of tpe, nsga2, random"):
+    with pytest.raises(ConfigError, match=r"study.sampler: 'grid' is not one of tpe, nsga2, gp, random"):
         load_study(path)
     path.write_text(path.read_text().replace('sampler = "grid"', 'presets = ["magic"]'))
     with pytest.raises(ConfigError, match=r"study\.presets: unknown preset 'magic'"):
