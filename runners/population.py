@@ -20,6 +20,8 @@ class TaskOutcome:
     """The selected candidate (None: no member produced usable code)."""
     selected: int | None
     aligned: bool
+    tests: tuple[str, ...] = ()
+    """The selected member's own tests."""
     hidden_passed: bool | None
     """None when the task has no hidden tests."""
     rounds: int
@@ -81,6 +83,7 @@ def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutco
         code=code,
         selected=chosen,
         aligned=bool(winner and winner.aligned),
+        tests=winner.tests if winner else (),
         hidden_passed=hidden,
         rounds=sum(m.rounds for m in members),
         members=len(members),

@@ -190,3 +190,8 @@ def load_tasks(
     if not tasks:
         raise TaskError(f"{source} selects no tasks")
     return tuple(tasks)
+
+
+def task_from_prompt(prompt: str, task_id: str = "prompt") -> Task:
+    """A task from a bare function stub (signature and docstring), without hidden tests."""
+    return _user_task({"task_id": task_id, "prompt": prompt}, "--prompt")

@@ -307,6 +307,60 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     raise AccordError(f"optuna-dashboard exited: {error.strip()}")
 
 
+def cmd_solve(args: argparse.Namespace) -> int:
+    """Apply an exported configuration to new tasks: per task, the code, its tests, and
+    whether they aligned (and the hidden verdict where the task file has tests)."""
+    import tomllib
+
+    from tqdm import tqdm
+
+    from accord.runners.llm import Meter
+    from accord.runners.loop import LoopContext
+    from accord.runners.population import run_population
+    from accord.runners.tasks import load_user_file, task_from_prompt
+    from accord.search.best import load_export
+    from accord.search.runtime import open_runtime
+    from accord.space import PromptLibrary
+
+    config, models, _ = load_export(Path(args.config))
+    prompts = PromptLibrary.load()
+    study_file = Path(tomllib.loads(Path(args.config).read_text(encoding="utf-8"))["accord"]["study_file"])
+    if study_file.is_file():  # the study's own prompt folders, for templates it added
+        from accord.search.studyfile import load_study
+
+        prompts = load_study(study_file).prompts
+    tasks = [task_from_prompt(args.prompt)] if args.prompt else load_user_file(Path(args.tasks))
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    aligned = 0
+    try:
+        with open_runtime(models, use_cache=not args.no_cache) as runtime:
+            meter = Meter()
+            ctx = LoopContext(
+                gateway=runtime.gateway, executor=runtime.executor, prompts=prompts, meter=meter
+            )
+            for task in tqdm(tasks, desc="tasks", unit="task", disable=len(tasks) == 1):
+                outcome = run_population(task, config, ctx)
+                aligned += outcome.aligned
+                row = {
+                    "task_id": task.task_id,
+                    "code": outcome.code,
+                    "tests": list(outcome.tests),
+                    "aligned": outcome.aligned,
+                    "hidden_passed": outcome.hidden_passed,
+                    "cost_usd": round(outcome.cost, 8),
+                }
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(
+        f"{aligned} of {len(tasks)} tasks aligned; spent ${meter.spent_usd:.6f} ({meter.calls} calls)",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def cmd_exec(args: argparse.Namespace) -> int:
     from accord.runners.extract import extract_tests_any
     from accord.runners.sandbox import Sandbox
@@ -365,6 +419,14 @@ def build_parser() -> argparse.ArgumentParser:
     run_one.add_argument("--json", action="store_true", help="print a JSON list of {test, status, error}")
     run_one.add_argument("--timeout", type=float, default=3.0, help="seconds per test (default 3)")
     run_one.set_defaults(func=cmd_exec)
+    solve = commands.add_parser("solve", help="apply an exported configuration to new tasks")
+    solve.add_argument("--config", required=True, help="a file written by `accord best --export`")
+    source = solve.add_mutually_exclusive_group(required=True)
+    source.add_argument("--tasks", help="task file (JSONL: task_id, prompt, optional tests)")
+    source.add_argument("--prompt", help="one function stub: signature and docstring")
+    solve.add_argument("--out", help="write JSON lines here (default: standard output)")
+    solve.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    solve.set_defaults(func=cmd_solve)
     dash = study_command("dashboard", "open optuna-dashboard on this study")
     dash.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     dash.set_defaults(func=cmd_dashboard)

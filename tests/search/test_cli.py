@@ -125,6 +125,22 @@ def test_show_json_and_best_export(
     assert trial.values[1] == min(row["cost"] for row in front)
     assert main(["best", str(path), "--min-pass-rate", "1.5"]) == 1
 
+    # solve: the exported configuration applied to new tasks
+    capsys.readouterr()
+    results = tmp_path / "solved.jsonl"
+    tasks = tmp_path / "tasks.jsonl"
+    assert main(["solve", "--config", str(out), "--tasks", str(tasks), "--out", str(results)]) == 0
+    rows = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [r["task_id"] for r in rows] == ["t/add", "t/rev"]
+    assert all(r["aligned"] and r["hidden_passed"] for r in rows)
+    assert "return a + b" in rows[0]["code"] and "assert add(2, 3) == 5" in rows[0]["tests"]
+    assert "2 of 2 tasks aligned" in capsys.readouterr().err
+    stub = 'def rev(s: str) -> str:\n    """Return s reversed."""\n'
+    assert main(["solve", "--config", str(out), "--prompt", stub]) == 0
+    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["task_id"] == "prompt" and row["aligned"] and row["hidden_passed"] is None
+    assert main(["solve", "--config", str(out), "--tasks", str(tmp_path / "missing.jsonl")]) == 1
+
 
 def accord_cli(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
