@@ -307,6 +307,17 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     raise AccordError(f"optuna-dashboard exited: {error.strip()}")
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from accord.search.report import write_report
+
+    definition = _definition(args)
+    study = _load_existing(definition, args.storage)
+    out = Path(args.out) if args.out else definition.path.parent / "runs" / f"{definition.name}-report"
+    files = write_report(study, definition, out)
+    print(f"report written: {files[0]} ({len(files) - 1} plots)")
+    return 0
+
+
 def cmd_solve(args: argparse.Namespace) -> int:
     """Apply an exported configuration to new tasks: per task, the code, its tests, and
     whether they aligned (and the hidden verdict where the task file has tests)."""
@@ -419,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_one.add_argument("--json", action="store_true", help="print a JSON list of {test, status, error}")
     run_one.add_argument("--timeout", type=float, default=3.0, help="seconds per test (default 3)")
     run_one.set_defaults(func=cmd_exec)
+    report = study_command("report", "write an HTML report with PNG plots of the study")
+    report.add_argument("--out", help="folder for report.html and the plots (default: runs/<study>-report)")
+    report.set_defaults(func=cmd_report)
     solve = commands.add_parser("solve", help="apply an exported configuration to new tasks")
     solve.add_argument("--config", required=True, help="a file written by `accord best --export`")
     source = solve.add_mutually_exclusive_group(required=True)

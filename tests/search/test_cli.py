@@ -220,3 +220,24 @@ def test_study_cost_cap_stops_the_study_and_later_runs(
     assert main(["run", str(path), "--n-trials", "2"]) == 0
     assert "has spent its budget" in capsys.readouterr().err
     assert len(study_of(path).trials) == len(trials)
+
+
+def test_report_writes_html_and_real_png_plots(
+    study_file: Callable[..., Path], fake_backend: ScriptedBackend, tmp_path: Path
+) -> None:
+    import struct
+
+    path = study_file()
+    text = path.read_text().replace('sampler = "random"', 'sampler = "random"\npresets = ["single-shot"]')
+    path.write_text(text)
+    assert main(["run", str(path), "--n-trials", "6"]) == 0
+    out = tmp_path / "report"
+    assert main(["report", str(path), "--out", str(out)]) == 0
+    page = (out / "report.html").read_text()
+    assert "single-shot" in page and page.count("<img") == 3 and "best found" in page
+    for name in ("pareto.png", "cost_vs_pass.png", "importances.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
+        width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
+        assert width >= 600 and height >= 400
+    assert main(["report", str(tmp_path / "nope.toml")]) == 1

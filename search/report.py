@@ -1,0 +1,183 @@
+"""`accord report`: an HTML page and PNG plots of a study, for people who prefer a plot.
+
+Plots: the Pareto front with the presets highlighted; cost against pass rate for every
+completed trial, coloured by coder model; parameter importances for the pass rate
+(Optuna's fANOVA). The page adds a table comparing the presets with the best
+configurations found.
+"""
+
+from __future__ import annotations
+
+import html
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from accord.search.study import best_trials
+from accord.search.studyfile import StudyDefinition
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return [
+        t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if t.values
+    ]
+
+
+def plot_front(study: optuna.Study, unit: str, path: Path) -> None:
+    plt = _pyplot()
+    done, front = _complete(study), best_trials(study)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    ax.scatter([t.values[1] for t in done], [t.values[0] for t in done], c="#bbbbbb", label="trials")
+    ordered = sorted(front, key=lambda t: t.values[1])
+    ax.step(
+        [t.values[1] for t in ordered],
+        [t.values[0] for t in ordered],
+        where="post",
+        c="#1f77b4",
+        label="Pareto front",
+    )
+    ax.scatter([t.values[1] for t in ordered], [t.values[0] for t in ordered], c="#1f77b4", zorder=3)
+    presets = [t for t in done if t.user_attrs.get("preset")]
+    ax.scatter(
+        [t.values[1] for t in presets],
+        [t.values[0] for t in presets],
+        marker="*",
+        s=180,
+        c="#d62728",
+        zorder=4,
+        label="presets",
+    )
+    for trial in presets:
+        ax.annotate(
+            trial.user_attrs["preset"],
+            (trial.values[1], trial.values[0]),
+            xytext=(5, 5),
+            textcoords="offset points",
+        )
+    ax.set_xlabel(f"cost ({unit})")
+    ax.set_ylabel("pass rate")
+    ax.set_title(f"{study.study_name}: Pareto front")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_cost_vs_pass(study: optuna.Study, unit: str, path: Path) -> None:
+    plt = _pyplot()
+    done = _complete(study)
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    models = sorted({str(t.params.get("coder.model", "?")) for t in done})
+    for index, model in enumerate(models):
+        mine = [t for t in done if str(t.params.get("coder.model", "?")) == model]
+        sizes = [30 + 12 * int(t.params.get("population.size", 1)) for t in mine]
+        ax.scatter(
+            [t.values[1] for t in mine],
+            [t.values[0] for t in mine],
+            s=sizes,
+            alpha=0.7,
+            color=plt.cm.tab10(index % 10),
+            label=model,
+        )
+    ax.set_xscale(
+        "symlog", linthresh=max(min((t.values[1] for t in done if t.values[1] > 0), default=1e-6), 1e-12)
+    )
+    ax.set_xlabel(f"cost ({unit}, log scale)")
+    ax.set_ylabel("pass rate")
+    ax.set_title("cost against pass rate (colour: coder model, size: population)")
+    ax.legend(loc="lower right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def importances(study: optuna.Study) -> dict[str, float]:
+    """fANOVA importances of the parameters for the pass rate ({} when too few trials)."""
+    done = _complete(study)
+    if len(done) < 3:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return dict(optuna.importance.get_param_importances(study, target=lambda t: t.values[0]))
+        except (RuntimeError, ValueError):  # e.g. every trial had the same params
+            return {}
+
+
+def plot_importances(values: dict[str, float], path: Path) -> None:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=110)
+    names = list(values)[::-1]
+    if names:
+        ax.barh(names, [values[n] for n in names], color="#2ca02c")
+    else:
+        ax.text(0.5, 0.5, "too few varied trials to estimate importances", ha="center", va="center")
+    ax.set_xlabel("importance for the pass rate (fANOVA)")
+    ax.set_title("parameter importances")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _row(trial: optuna.trial.FrozenTrial, kind: str) -> str:
+    cells = [
+        kind,
+        str(trial.number),
+        trial.user_attrs.get("preset", ""),
+        f"{trial.values[0]:.3f}",
+        f"{trial.values[1]:.4g}",
+        str(trial.user_attrs.get("config", "")),
+    ]
+    return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
+
+
+def write_report(study: optuna.Study, definition: StudyDefinition, out: Path) -> list[Path]:
+    """Write report.html and its PNGs into ``out``; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    unit = definition.cost_unit
+    files = [out / "pareto.png", out / "cost_vs_pass.png", out / "importances.png"]
+    plot_front(study, unit, files[0])
+    plot_cost_vs_pass(study, unit, files[1])
+    found = importances(study)
+    plot_importances(found, files[2])
+    done = _complete(study)
+    front = best_trials(study)
+    presets = [t for t in done if t.user_attrs.get("preset")]
+    best_found = [t for t in front if not t.user_attrs.get("preset")]
+    rows: Sequence[str] = [_row(t, "preset") for t in presets] + [_row(t, "best found") for t in best_found]
+    states: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    page = f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>accord report: {html.escape(definition.name)}</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;font-size:14px}}img{{max-width:100%}}</style></head>
+<body>
+<h1>Study {html.escape(definition.name)}</h1>
+<p>{len(done)} completed trials ({", ".join(f"{n} {s}" for s, n in sorted(states.items()))});
+tasks: {html.escape(definition.task_source)}; objectives: pass rate ({definition.pass_source}),
+cost ({unit}).</p>
+<h2>Presets and the best configurations found</h2>
+<table><tr><th>kind</th><th>trial</th><th>preset</th><th>pass rate</th><th>cost ({unit})</th>
+<th>configuration</th></tr>
+{"".join(rows)}
+</table>
+<h2>Pareto front</h2><img src="pareto.png" alt="Pareto front">
+<h2>Cost against pass rate</h2><img src="cost_vs_pass.png" alt="cost against pass rate">
+<h2>Parameter importances</h2><img src="importances.png" alt="parameter importances">
+</body></html>
+"""
+    (out / "report.html").write_text(page, encoding="utf-8")
+    return [out / "report.html", *files]
