@@ -24,7 +24,7 @@ import pytest
 from accord.runners.testing import ScriptedOpenAIServer, solving_answer
 from accord.search.study import make_storage
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+PG_BIN = Path("/usr/lib/postgresql/15/bin")  # `make setup` installs postgresql-15
 
 
 @pytest.fixture
