@@ -8,11 +8,9 @@ reached through litellm, answering the toy tasks correctly.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -21,10 +19,8 @@ from pathlib import Path
 import optuna
 import pytest
 
-from accord.runners.testing import ScriptedOpenAIServer, solving_answer
+from accord.runners.testing import PostgresCluster, ScriptedOpenAIServer, solving_answer
 from accord.search.study import make_storage
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")  # `make setup` installs postgresql-15
 
 
 @pytest.fixture
@@ -144,41 +140,11 @@ def test_a_worker_killed_mid_trial_is_swept_and_its_trial_retried(tmp_path: Path
 
 @pytest.fixture
 def postgres() -> Iterator[str]:
-    if not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None:
-        pytest.skip("PostgreSQL 15 binaries not installed")
+    if not PostgresCluster.available():
+        pytest.skip("PostgreSQL 15 binaries not installed (make setup installs postgresql-15)")
     pytest.importorskip("psycopg2")
-    root = Path(tempfile.mkdtemp(prefix="accord-pg-"))  # pytest's folders are closed to other users
-    shutil.chown(root, "postgres", "postgres")
-    root.chmod(0o755)
-    with __import__("socket").socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    data = root / "data"
-
-    def as_postgres(*command: str) -> None:
-        # no pipes: the server pg_ctl starts would hold them open and block this call
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    as_postgres(str(PG_BIN / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres")
-    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root}"
-    as_postgres(
-        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"
-    )
-    try:
-        subprocess.run(
-            [str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "accord"],
-            check=True,
-            capture_output=True,
-        )
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/accord"
-    finally:
-        as_postgres(str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "stop")
-        shutil.rmtree(root, ignore_errors=True)
+    with PostgresCluster() as cluster:
+        yield cluster.url
 
 
 def test_two_workers_on_postgresql_complete_one_study(
