@@ -24,17 +24,16 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import optuna
-
 from accord.runners.llm import Meter
 from accord.runners.loop import LoopContext
 from accord.runners.run import run_config
 from accord.runners.sandbox import Sandbox
 from accord.runners.selection import dual_agreement
 from accord.runners.tasks import load_tasks
+from accord.search.best import preset_config
 from accord.search.runtime import open_runtime
 from accord.search.studyfile import load_study
-from accord.space import DIMENSIONS, RunConfig, preset_params, suggest
+from accord.space import RunConfig
 
 STUDY = Path(__file__).resolve().parent.parent / "studies" / "replay-codet.toml"
 REFERENCE = {"plain_pass_at_1": 0.221, "dual_agreement": 0.361}
@@ -69,9 +68,7 @@ def main() -> int:
     args = parser.parse_args()
 
     definition = load_study(STUDY)
-    space = definition.space
-    params = {name: space.values(name)[0] for name in DIMENSIONS} | preset_params("codet", space)
-    config = suggest(optuna.trial.FixedTrial(params), space, definition.settings)
+    config = preset_config("codet", definition)
     tasks = load_tasks(f"{definition.task_source}[:{args.tasks}]", data_dir=definition.data_dir)
 
     with Sandbox(workers=2) as sandbox, open_runtime(definition.models, executor=sandbox) as runtime:

@@ -255,13 +255,13 @@ class Loop:
         jobs: list[tuple[str, Sequence[str]]] = []
         for s in states:
             jobs.extend((stub, s.tests) for stub in stubs(self.task.entry_point))
-            jobs.append((s.code or "", s.tests))
+            if s.code and s.tests:
+                jobs.append((s.code, s.tests))
         results = iter(executor.run_many(jobs, timeout_s=config.test_timeout_s))
         for s in states:
             stub_results = [next(results), next(results)]
-            own = next(results)
             s.valid = len(s.tests) >= config.min_asserts and not any(r.all_passed for r in stub_results)
-            s.result = own if s.code and s.tests else None
+            s.result = next(results) if s.code and s.tests else None
             s.aligned = bool(s.valid and s.result is not None and s.result.all_passed)
         if config.self_explain:
             each(

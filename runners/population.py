@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Hashable
 from dataclasses import dataclass
 
 from accord.runners import selection
@@ -50,19 +49,10 @@ def _select(rule: str, members: list[Member], task: Task, ctx: LoopContext, conf
     runs = iter(
         ctx.executor.run_many([(m.code or "", union) for m in coded], timeout_s=config.test_timeout_s)
     )
-    vectors: list[tuple[Hashable, ...] | None] = []
-    for m in members:
-        if not m.code:
-            vectors.append(None)
-            continue
-        result = next(runs)
-        if rule == "majority":
-            vectors.append(tuple((o.status, o.error) for o in result.outcomes))
-        else:
-            vectors.append(result.passed)
+    results = [next(runs) if m.code else None for m in members]
     if rule == "majority":
-        return selection.majority(vectors)
-    passed = [v if v is None else tuple(bool(x) for x in v) for v in vectors]
+        return selection.majority([r and tuple((o.status, o.error) for o in r.outcomes) for r in results])
+    passed = [r and r.passed for r in results]
     return selection.dual_agreement(passed) if rule == "dual_agreement" else selection.most_passed(passed)
 
 

@@ -18,7 +18,7 @@ import tomli_w
 
 from accord.runners.llm import ModelSpec
 from accord.search.studyfile import StudyDefinition
-from accord.space import DIMENSIONS, Choice, ConfigError, RunConfig, SpaceSpec, suggest
+from accord.space import DIMENSIONS, Choice, ConfigError, RunConfig, SpaceSpec, preset_params, suggest
 from accord.space.config import ENSEMBLE_SEPARATOR
 
 
@@ -74,6 +74,16 @@ def config_from_params(params: Mapping[str, Any], settings: Mapping[str, Any]) -
         return suggest(trial, spec, settings)
     except (KeyError, ValueError) as exc:
         raise ConfigError(f"incomplete parameters: {exc}", key="params") from exc
+
+
+def preset_config(name: str, definition: StudyDefinition) -> RunConfig:
+    """The configuration a study runs for preset ``name``; the dimensions the preset leaves
+    open take the first value the study's space allows."""
+    space = definition.space
+    params = {dim: space.values(dim)[0] for dim in DIMENSIONS} | preset_params(
+        name, space, file=str(definition.path)
+    )
+    return suggest(optuna.trial.FixedTrial(params), space, definition.settings)
 
 
 def load_export(path: Path) -> tuple[RunConfig, dict[str, ModelSpec], dict[str, Any]]:

@@ -201,7 +201,7 @@ def _run_workers(args: argparse.Namespace, storage: str, n_trials: int) -> int:
         for proc in procs:
             proc.wait()
         raise
-    failed = [c for c in codes if c not in (0,)]
+    failed = [c for c in codes if c != 0]
     if failed:
         print(f"accord: {len(failed)} of {len(procs)} workers failed (exit {failed[0]})", file=sys.stderr)
         return 1

@@ -110,15 +110,11 @@ def test_codet_study_selects_better_than_plain_sampling() -> None:
     On the first 6 tasks (HumanEval/0-5) CodeGen-16B's samples pass the hidden tests
     39% of the time; dual agreement picks a passing sample on 4 of them.
     """
-    import optuna
-
+    from accord.search.best import preset_config
     from accord.search.runtime import open_runtime
-    from accord.space import DIMENSIONS, preset_params, suggest
 
     definition = load_study(Path(__file__).resolve().parents[2] / "studies" / "replay-codet.toml")
-    space = definition.space
-    params = {name: space.values(name)[0] for name in DIMENSIONS} | preset_params("codet", space)
-    config = suggest(optuna.trial.FixedTrial(params), space, definition.settings)
+    config = preset_config("codet", definition)
     assert (config.population, config.selection, config.max_rounds) == (100, "dual_agreement", 0)
     tasks = load_tasks("humaneval[:6]")
     with Sandbox() as sandbox, open_runtime(definition.models, executor=sandbox) as runtime:
