@@ -85,6 +85,8 @@ class ScriptedOpenAIServer:
         self.answer = answer
         """When given, the reply to each request is ``answer(messages)`` instead of ``text``."""
         self.requests = 0
+        self.models: list[str] = []
+        """The ``model`` field of each request answered normally, in order."""
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -122,6 +124,8 @@ class ScriptedOpenAIServer:
                     self._send(int(action), json.dumps(error).encode())
                     return
                 messages = body.get("messages", [])
+                with owner._lock:
+                    owner.models.append(str(body.get("model")))
                 text = owner.answer(messages) if owner.answer else owner.text
                 words = sum(len(str(m.get("content", "")).split()) for m in messages)
                 answer = {

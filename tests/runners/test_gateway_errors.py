@@ -16,53 +16,78 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SCRIPTED_KEY", "sk-test")
 
 
+@pytest.fixture(params=["openai", "local"])
+def route(request: pytest.FixtureRequest) -> str:
+    """Both of litellm's routes accord uses: ``openai/`` (the OpenAI SDK) for hosted
+    OpenAI-compatible APIs, and the plain-httpx one behind ``local/`` models."""
+    return str(request.param)
+
+
 def gateway(
-    server: ScriptedOpenAIServer, *, retries: int = 2, timeout_s: float = 5.0
+    server: ScriptedOpenAIServer, route: str = "openai", *, retries: int = 2, timeout_s: float = 5.0
 ) -> tuple[Gateway, list[float]]:
     spec = ModelSpec(
         alias="m",
-        model="openai/scripted",
-        api_base=server.base_url,
-        api_key_env="SCRIPTED_KEY",
+        model=f"{route}/scripted",
+        api_base=None if route == "local" else server.base_url,
+        api_key_env=None if route == "local" else "SCRIPTED_KEY",
         timeout_s=timeout_s,
         max_retries=retries,
         input_cost_per_token=1e-6,
         output_cost_per_token=2e-6,
     )
+    backend = LiteLLMBackend(local_base=lambda name: server.base_url)
     sleeps: list[float] = []
-    return Gateway({"m": spec}, LiteLLMBackend(), sleep=sleeps.append, backoff_s=1.0), sleeps
+    return Gateway({"m": spec}, backend, sleep=sleeps.append, backoff_s=1.0), sleeps
 
 
-def test_success_reports_usage_and_price() -> None:
+def test_success_reports_usage_and_price(route: str) -> None:
     with ScriptedOpenAIServer([200], text="hi there") as server:
-        gw, _ = gateway(server)
+        gw, _ = gateway(server, route)
         completion = gw.complete(REQUEST)
+        assert server.models == ["scripted"]
     assert completion.text == "hi there"
     assert (completion.prompt_tokens, completion.completion_tokens) == (2, 2)
     assert completion.cost_usd == pytest.approx(2 * 1e-6 + 2 * 2e-6)
     assert completion.seconds > 0 and not completion.cached
 
 
+def test_without_a_study_price_the_cost_is_litellms() -> None:
+    import litellm
+
+    with ScriptedOpenAIServer([200], text="one two three") as server:
+        spec = ModelSpec(
+            alias="m", model="openai/gpt-4o-mini", api_base=server.base_url, api_key_env="SCRIPTED_KEY"
+        )
+        completion = Gateway({"m": spec}, LiteLLMBackend()).complete(REQUEST)
+    listed = litellm.model_cost["gpt-4o-mini"]
+    assert (completion.prompt_tokens, completion.completion_tokens) == (2, 3)
+    assert completion.cost_usd == pytest.approx(
+        2 * listed["input_cost_per_token"] + 3 * listed["output_cost_per_token"]
+    )
+    assert completion.cost_usd > 0
+
+
 @pytest.mark.parametrize(
     ("status", "error"), [(429, RateLimited), (500, ProviderUnavailable), (503, ProviderUnavailable)]
 )
-def test_transient_failures_are_retried_with_backoff(status: int, error: type[LLMError]) -> None:
+def test_transient_failures_are_retried_with_backoff(status: int, error: type[LLMError], route: str) -> None:
     with ScriptedOpenAIServer([status, status, 200]) as server:
-        gw, sleeps = gateway(server, retries=2)
+        gw, sleeps = gateway(server, route, retries=2)
         assert gw.complete(REQUEST).text == "hello"
         assert server.requests == 3
     assert len(sleeps) == 2 and 0.5 <= sleeps[0] <= 1.0 and 1.0 <= sleeps[1] <= 2.0
     with ScriptedOpenAIServer([status]) as server:
-        gw, sleeps = gateway(server, retries=2)
+        gw, sleeps = gateway(server, route, retries=2)
         with pytest.raises(error):
             gw.complete(REQUEST)
         assert server.requests == 3 and len(sleeps) == 2
 
 
-def test_auth_failure_is_not_retried() -> None:
+def test_auth_failure_is_not_retried(route: str) -> None:
     with ScriptedOpenAIServer([401]) as server:
-        gw, sleeps = gateway(server, retries=3)
-        with pytest.raises(AuthFailed, match="m \\(openai/scripted\\)"):
+        gw, sleeps = gateway(server, route, retries=3)
+        with pytest.raises(AuthFailed, match=f"m \\({route}/scripted\\)"):
             gw.complete(REQUEST)
         assert server.requests == 1 and sleeps == []
 
@@ -76,18 +101,18 @@ def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
         assert server.requests == 0
 
 
-def test_hang_past_the_timeout_is_a_timeout() -> None:
+def test_hang_past_the_timeout_is_a_timeout(route: str) -> None:
     with ScriptedOpenAIServer(["hang", 200]) as server:
-        gw, _ = gateway(server, retries=0, timeout_s=0.5)
+        gw, _ = gateway(server, route, retries=0, timeout_s=0.5)
         with pytest.raises(LLMTimeout):
             gw.complete(REQUEST)
-        gw_retry, _ = gateway(server, retries=1, timeout_s=0.5)
+        gw_retry, _ = gateway(server, route, retries=1, timeout_s=0.5)
         assert gw_retry.complete(REQUEST).text == "hello"
 
 
-def test_malformed_json_is_a_provider_failure() -> None:
+def test_malformed_json_is_a_provider_failure(route: str) -> None:
     with ScriptedOpenAIServer(["malformed"]) as server:
-        gw, _ = gateway(server, retries=1)
+        gw, _ = gateway(server, route, retries=1)
         with pytest.raises(ProviderUnavailable):
             gw.complete(REQUEST)
         assert server.requests == 2
