@@ -386,7 +386,22 @@ class LiteLLMBackend:
         self._local_base = local_base
         self._litellm: Any = None
         self._priced: set[str] = set()
+        self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    def _client(self, base: str, spec: ModelSpec) -> Any:
+        """One HTTP client per local server whose pool keeps a connection alive for every
+        call in flight: litellm's default keeps 20, so with more in flight some calls open
+        a new connection each time (3-5% of throughput at 32 in flight, measured)."""
+        with self._lock:
+            if base not in self._clients:
+                import httpx
+                from litellm.llms.custom_httpx.http_handler import HTTPHandler
+
+                alive = max(20, spec.concurrency)
+                limits = httpx.Limits(max_connections=None, max_keepalive_connections=alive)
+                self._clients[base] = HTTPHandler(client=httpx.Client(limits=limits, timeout=spec.timeout_s))
+            return self._clients[base]
 
     def _module(self) -> Any:
         if self._litellm is None:
@@ -445,7 +460,9 @@ class LiteLLMBackend:
             name = spec.model.removeprefix("local/")
             # litellm's route for self-hosted OpenAI-compatible servers: plain httpx, about
             # 0.9 ms a call cheaper than its openai/ route through the OpenAI SDK
-            kwargs.update(model=f"hosted_vllm/{name}", api_base=self._local_base(name), api_key="sk-local")
+            base = self._local_base(name)
+            client = self._client(base, spec)
+            kwargs.update(model=f"hosted_vllm/{name}", api_base=base, api_key="sk-local", client=client)
         else:
             if spec.api_base:
                 kwargs["api_base"] = spec.api_base
