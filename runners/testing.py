@@ -62,6 +62,12 @@ def fenced(code: str) -> str:
     return f"Here is the solution.\n\n```python\n{code.strip()}\n```\n\nIt handles the examples."
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128
+    """socketserver's default listen backlog of 5 resets connections when many clients
+    connect at once, as a provider's front end would not."""
+
+
 class ScriptedOpenAIServer:
     """An OpenAI-compatible chat endpoint on 127.0.0.1 that answers from a script.
 
@@ -158,7 +164,7 @@ class ScriptedOpenAIServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
