@@ -104,6 +104,10 @@ def _bwrap_prefix() -> list[str]:
         "--cap-drop", "ALL", "--ro-bind", "/usr", "/usr",
         "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
         "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
+        # shared libraries are found through these (numpy's libblas.so.3 is an
+        # alternatives symlink): symlinks and a library index, nothing secret
+        "--ro-bind-try", "/etc/alternatives", "/etc/alternatives",
+        "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
         "--tmpfs", "/tmp", "--chdir", "/tmp", "--setenv", "HOME", "/tmp",
     ]  # fmt: skip
 
