@@ -31,6 +31,8 @@ class Task:
     entry_point: str
     hidden_test: str | None = None
     """A program that raises if the function named ``candidate`` is wrong, or None."""
+    reference: str | None = None
+    """The data set's own solution, for checking the set; never shown to a model."""
 
     @property
     def has_hidden_tests(self) -> bool:
@@ -60,6 +62,7 @@ def _from_check_format(rows: Iterable[dict[str, Any]]) -> list[Task]:
             prompt=row["prompt"],
             entry_point=row["entry_point"],
             hidden_test=_check_program(row["test"], row["entry_point"]),
+            reference=row["prompt"] + row["canonical_solution"] if row.get("canonical_solution") else None,
         )
         for row in rows
     ]
@@ -93,6 +96,17 @@ def load_mbpp(data_dir: Path | None) -> list[Task]:
     path = _data_file(data_dir, "mbpp/mbxp_python.jsonl.gz")
     return _from_check_format(_open_jsonl(path))
 
+
+BROKEN_REFERENCES: Mapping[str, frozenset[str]] = {
+    "humanevalplus": frozenset({"HumanEval/32"}),
+    "mbpp": frozenset(
+        f"MBPP/{n}" for n in (56, 64, 123, 160, 341, 349, 367, 596, 601, 607, 631, 642, 899, 927, 966, 967)
+    ),
+}
+"""Tasks left out of a built-in set because the set's own reference solution fails its
+hidden tests, so no answer could be scored fairly (the data sets' README gives the
+counts: 163/164 and 958/974). MBPP/123's reference is right but takes over a second,
+so its verdict would hang on the time-out; the count of 16 includes it."""
 
 BUILTIN_SETS: Mapping[str, Callable[[Path | None], list[Task]]] = {
     "humaneval": load_humaneval,
@@ -170,7 +184,14 @@ def load_tasks(
         path = Path(source)
         tasks = load_user_file(path if path.is_absolute() else (base_dir or Path.cwd()) / path)
     elif match and match["name"] in BUILTIN_SETS:
-        tasks = BUILTIN_SETS[match["name"]](data_dir)
+        broken = BROKEN_REFERENCES.get(match["name"], frozenset())
+        left_out = [task_id for task_id in ids if task_id in broken]
+        if left_out:
+            raise TaskError(
+                f"{', '.join(left_out)}: left out of {match['name']} because the data set's own "
+                "solution fails its hidden tests"
+            )
+        tasks = [task for task in BUILTIN_SETS[match["name"]](data_dir) if task.task_id not in broken]
         if match["start"] is not None:
             start = int(match["start"]) if match["start"] else None
             stop = int(match["stop"]) if match["stop"] else None

@@ -2,10 +2,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
+from accord.runners.sandbox import Sandbox
 from accord.runners.tasks import load_tasks
 from accord.space import TaskError
 from tests.conftest import SHARED_DATA
@@ -28,8 +30,27 @@ def test_humaneval_slices_and_ids() -> None:
 
 @needs_data
 def test_data_dir_sets() -> None:
-    assert len(load_tasks("humanevalplus", data_dir=SHARED_DATA)) == 164
+    plus = load_tasks("humanevalplus", data_dir=SHARED_DATA)
+    assert len(plus) == 163 and "HumanEval/32" not in {t.task_id for t in plus}
     assert load_tasks("mbpp[:2]", data_dir=SHARED_DATA)[0].task_id == "MBPP/1"
+    assert len(load_tasks("mbpp", data_dir=SHARED_DATA)) == 958
+    with pytest.raises(TaskError, match="MBPP/56: left out of mbpp because the data set's own solution"):
+        load_tasks("mbpp", ids=["MBPP/2", "MBPP/56"], data_dir=SHARED_DATA)
+
+
+@needs_data
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
+@pytest.mark.parametrize("source", ["humaneval", "humanevalplus", "mbpp"])
+def test_every_kept_reference_passes_its_hidden_tests_in_the_sandbox(source: str) -> None:
+    """The built-in sets, the exclusion list and the sandbox agree: a wrong list, or a
+    sandbox missing what hidden tests import (HumanEval+ needs numpy), fails here."""
+    tasks = load_tasks(source, data_dir=SHARED_DATA)
+    results = Sandbox(workers=2).run_many(
+        [(t.reference or "", (t.hidden_test or "",)) for t in tasks], timeout_s=10.0
+    )
+    failing = [t.task_id for t, r in zip(tasks, results, strict=True) if not r.all_passed]
+    assert failing == []
+    assert all(t.reference for t in tasks)
 
 
 @needs_data
