@@ -159,8 +159,19 @@ def _wipe(folders):
                     os.unlink(path)
 
 
+def _preload():
+    """Import numpy once, before any fork, so jobs inherit it: HumanEval+'s hidden tests
+    import it, which costs about 40 ms per job otherwise. BLAS gets one thread, because
+    threads do not survive a fork. A job changes only its own forked copy."""
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    with contextlib.suppress(Exception):
+        import numpy  # noqa: F401
+    del os.environ["OPENBLAS_NUM_THREADS"]
+
+
 def main():
     kill_all = len(sys.argv) > 1 and sys.argv[1] == "1"
+    _preload()
     base = os.getcwd()
     channel = sys.stdout.buffer
     for number, line in enumerate(sys.stdin.buffer, 1):
