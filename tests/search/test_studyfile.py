@@ -83,3 +83,20 @@ def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
         load_study(bad)
     with pytest.raises(ConfigError, match="study file not found"):
         load_study(tmp_path / "none.toml")
+
+
+def test_gp_sampler_says_what_it_needs() -> None:
+    import importlib.util
+
+    import optuna
+
+    from accord.search.study import SAMPLER_FACTORIES
+
+    if importlib.util.find_spec("torch") is None or importlib.util.find_spec("scipy") is None:
+        with pytest.raises(
+            ConfigError,
+            match=r"study.sampler: sampler 'gp' needs torch and scipy \((torch|scipy) is not installed\)",
+        ):
+            SAMPLER_FACTORIES["gp"](1)
+    else:
+        assert isinstance(SAMPLER_FACTORIES["gp"](1), optuna.samplers.GPSampler)
