@@ -135,7 +135,9 @@ def test_a_worker_killed_mid_trial_is_swept_and_its_trial_retried(tmp_path: Path
     assert found[killed].state.name == "FAIL" and "died" in found[killed].user_attrs["stopped"]
     retry = [t for t in found if t.user_attrs.get("retry_of") == killed]
     assert len(retry) == 1 and retry[0].state.name == "COMPLETE"
-    assert retry[0].params == found[killed].params
+    # the retry repeats every choice the dead trial had made; a kill that lands while the
+    # configuration is being suggested leaves the rest to be sampled afresh
+    assert found[killed].params.items() <= retry[0].params.items()
 
 
 @pytest.fixture
