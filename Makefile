@@ -8,7 +8,6 @@ STAMP := $(VENV)/.accord-setup
 APT_PACKAGES := bubblewrap python3-numpy postgresql-15
 # llama.cpp's default native build dies with "Illegal instruction" (AMX) on these CPUs.
 export CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DLLAVA_BUILD=OFF
-export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 .PHONY: setup run test lint unit clean
 

@@ -27,11 +27,12 @@ from pathlib import Path
 from accord.runners.llm import Meter
 from accord.runners.loop import LoopContext
 from accord.runners.run import run_config
+from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
 from accord.runners.selection import dual_agreement
 from accord.runners.tasks import load_tasks
+from accord.runners.transcript import ExecuteEvent, MemoryTranscript
 from accord.search.best import preset_config
-from accord.search.runtime import open_runtime
 from accord.search.studyfile import load_study
 from accord.space import RunConfig
 
@@ -77,6 +78,7 @@ def main() -> int:
             executor=sandbox,
             prompts=definition.prompts,
             meter=Meter(unit=definition.cost_unit),
+            transcript=(transcript := MemoryTranscript()),
             hidden_timeout_s=definition.hidden_timeout_s,
         )
         start = time.perf_counter()
@@ -87,10 +89,9 @@ def main() -> int:
         # plain sampling: every member's code against the hidden tests
         codes: dict[str, list[str | None]] = defaultdict(list)
         tests: dict[str, list[str]] = defaultdict(list)
-        for event in result.transcript:
-            if event["stage"] == "execute":
-                codes[event["task_id"]].append(event["code"])
-                tests[event["task_id"]].extend(event["tests"])
+        for event in transcript.of(ExecuteEvent):
+            codes[event.task_id].append(event.code)
+            tests[event.task_id].extend(event.tests)
         start = time.perf_counter()
         plain, group_expectation = [], []
         for task in tasks:

@@ -14,8 +14,6 @@ import hashlib
 import importlib
 import importlib.util
 import logging
-import os
-import socket
 import subprocess
 import sys
 import threading
@@ -25,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from accord.runners.procutil import die_with_parent, spawn
+from accord.runners.paths import logs_dir, models_dir
+from accord.runners.procutil import die_with_parent, free_port, spawn
 from accord.space.errors import ModelSetupError
 
 log = logging.getLogger(__name__)
@@ -90,10 +89,6 @@ LOCAL_MODELS: dict[str, LocalModel] = {
 }
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("ACCORD_CACHE_DIR") or Path.home() / ".cache" / "accord")
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -113,7 +108,7 @@ def lookup(name: str) -> LocalModel:
 def ensure_model(name: str) -> Path:
     """The verified GGUF file of a local model, assembled on first use (process-safe)."""
     model = lookup(name)
-    target = cache_dir() / "models" / f"{name}.gguf"
+    target = models_dir() / f"{name}.gguf"
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -139,12 +134,6 @@ def ensure_model(name: str) -> Path:
         return target
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class LocalServers:
     """One llama.cpp server per local model, started on demand, all stopped by close()."""
 
@@ -168,13 +157,11 @@ class LocalServers:
             return url
 
     def _start(self, name: str) -> tuple[subprocess.Popen[bytes], str]:
-        try:
-            import llama_cpp  # noqa: F401
-        except ImportError as exc:
-            raise ModelSetupError("llama-cpp-python is not installed: pip install 'accord[local]'") from exc
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ModelSetupError("llama-cpp-python is not installed: pip install 'accord[local]'")
         path = ensure_model(name)
-        port = _free_port()
-        log_path = cache_dir() / "logs" / f"server-{name}.log"
+        port = free_port()
+        log_path = logs_dir() / f"server-{name}.log"
         log_path.parent.mkdir(parents=True, exist_ok=True)
         command = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", name,

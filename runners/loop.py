@@ -1,15 +1,16 @@
 """The back-translation loop, run for a whole population of one task in lockstep rounds.
 
 Each member writes code and, independently (the tester never sees the code), tests,
-both from the task alone; a technique may first add a plan, a spec that code and tests
-both follow, chain-of-thought instructions or worked examples. The sandbox runs each
-member's code against its own tests. A member is aligned when its code passes all of a
-non-degenerate test set (at least ``min_asserts`` asserts, some of which trivial stubs
-fail) and, with self-explanation on, the planner finds the code's description faithful
-to the task. Until every member aligns or rounds run out, each unaligned member takes
-one repair step: unusable tests or code are regenerated; otherwise the repair policy
-decides what is rewritten. Rounds are shared by the population because blame
-assignment weighs a member's failing tests against its peers' candidates.
+both from the task alone; a technique (runners/techniques.py) may first add a plan, a
+spec that code and tests both follow, chain-of-thought instructions or worked examples.
+The sandbox runs each member's code against its own tests. A member is aligned when its
+code passes all of a non-degenerate test set (at least ``min_asserts`` asserts, some of
+which trivial stubs fail) and, with self-explanation on, the planner finds the code's
+description faithful to the task. Until every member aligns or rounds run out, each
+unaligned member takes one repair step: unusable tests or code are regenerated;
+otherwise the repair policy (runners/repairs.py) decides what is rewritten. Rounds are
+shared by the population because blame assignment weighs a member's failing tests
+against its peers' candidates.
 """
 
 from __future__ import annotations
@@ -18,24 +19,24 @@ import functools
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
+from accord.runners import repairs, techniques
 from accord.runners.extract import extract_code, extract_tests, imported_names
 from accord.runners.llm import Gateway, LLMRequest, Meter
-from accord.runners.sandbox import ExecResult, Executor
+from accord.runners.sandbox import PASSED, ExecResult, Executor
 from accord.runners.tasks import Task
+from accord.runners.transcript import CallEvent, ExecuteEvent, NullTranscript, Transcript
 from accord.space.config import RoleConfig, RunConfig
-from accord.space.prompts import Example, PromptLibrary, fewshot_context, load_examples
+from accord.space.methods import RepairPolicy
+from accord.space.prompts import Example, PromptLibrary, load_examples
 
 RESAMPLE_STRIDE = 1000
 """Sample index offset per round, so a regenerated answer is a new sample."""
 N_TESTS = 5
-FEEDBACK_LIMIT = 5
 MAX_PARALLEL_MEMBERS = 16
-COT_CONTEXT = (
-    "Before the code, reason step by step in a few short sentences: restate what is asked, "
-    "work through the examples, and note the edge cases. Then give the code."
-)
+HIDDEN_TIMEOUT_S = 10.0
+"""Default time-out of one task's hidden-test check (the study file's tasks.hidden_timeout_s)."""
 T = TypeVar("T")
 
 
@@ -47,9 +48,9 @@ class LoopContext:
     executor: Executor
     prompts: PromptLibrary
     meter: Meter
-    transcript: list[dict[str, Any]] = field(default_factory=list)
+    transcript: Transcript = field(default_factory=NullTranscript)
     examples: tuple[Example, ...] = field(default_factory=load_examples)
-    hidden_timeout_s: float = 10.0
+    hidden_timeout_s: float = HIDDEN_TIMEOUT_S
     """Time-out of a hidden-test evaluation (the whole check of one task)."""
 
 
@@ -74,7 +75,9 @@ class Member:
 
 
 @dataclass(slots=True)
-class _State:
+class MemberState:
+    """A member while its loop runs."""
+
     index: int
     code: str | None = None
     tests: tuple[str, ...] = ()
@@ -82,8 +85,7 @@ class _State:
     result: ExecResult | None = None
     aligned: bool = False
     rounds: int = 0
-    context_code: str = ""
-    context_tests: str = ""
+    context: techniques.Context = field(default_factory=techniques.Context)
     mismatch: str = ""
     """Why the self-explanation check rejected the current code ("" when it did not)."""
     explained: str | None = None
@@ -98,13 +100,6 @@ def stubs(entry_point: str) -> tuple[str, str]:
     )
 
 
-def feedback(result: ExecResult, only: Sequence[str] | None = None) -> str:
-    failing = [o for o in result.outcomes if o.status != "passed" and (only is None or o.test in only)]
-    return "\n".join(
-        f"{o.test}\n    -> {o.status}: {o.error or 'assertion failed'}" for o in failing[:FEEDBACK_LIMIT]
-    )
-
-
 def each(fn: Callable[[T], object], items: Sequence[T]) -> None:
     """``fn`` on every item, side by side (members wait on models and the sandbox)."""
     if len(items) <= 1:
@@ -113,24 +108,6 @@ def each(fn: Callable[[T], object], items: Sequence[T]) -> None:
         return
     with ThreadPoolExecutor(max_workers=min(len(items), MAX_PARALLEL_MEMBERS)) as pool:
         list(pool.map(fn, items))
-
-
-def blame(
-    tests: Sequence[str], failing: Sequence[str], peers: Sequence[tuple[bool, ...]], union: Sequence[str]
-) -> tuple[str, ...]:
-    """The failing tests to blame: those that every candidate of the largest group of
-    peers agreeing with each other (same verdict on every test of ``union``, at least two
-    of them) fails too. ``peers`` are pass vectors over ``union``."""
-    groups: dict[tuple[bool, ...], int] = {}
-    for vector in peers:
-        groups[vector] = groups.get(vector, 0) + 1
-    if not groups:
-        return ()
-    vector, size = max(groups.items(), key=lambda item: item[1])
-    if size < 2:
-        return ()
-    position = {test: i for i, test in enumerate(union)}
-    return tuple(t for t in tests if t in failing and t in position and not vector[position[t]])
 
 
 class Loop:
@@ -150,7 +127,14 @@ class Loop:
     # -- model calls --------------------------------------------------------------------
 
     def ask(
-        self, stage: str, template: str, role: RoleConfig, name: str, s: _State, sample: int, **extra: str
+        self,
+        stage: str,
+        template: str,
+        role: RoleConfig,
+        name: str,
+        s: MemberState,
+        sample: int,
+        **extra: str,
     ) -> str:
         request = LLMRequest(
             model=role.model_for(s.index),
@@ -164,37 +148,28 @@ class Loop:
             task_id=self.task.task_id,
         )
         completion = self.ctx.gateway.complete(request, meter=self.ctx.meter)
-        self.ctx.transcript.append(
-            {
-                "task_id": self.task.task_id, "member": s.index, "stage": stage, "role": name,
-                "model": request.model, "sample": sample, "messages": [dict(m) for m in request.messages],
-                "response": completion.text, "prompt_tokens": completion.prompt_tokens,
-                "completion_tokens": completion.completion_tokens, "cost_usd": completion.cost_usd,
-                "seconds": round(completion.seconds, 3), "cached": completion.cached,
-            }
+        self.ctx.transcript.write(
+            CallEvent(
+                task_id=self.task.task_id, member=s.index, stage=stage, role=name, model=request.model,
+                sample=sample, messages=tuple(dict(m) for m in request.messages), response=completion.text,
+                prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                cost_usd=completion.cost_usd, seconds=round(completion.seconds, 3), cached=completion.cached,
+            )
         )  # fmt: skip
         return completion.text
 
-    def write_code(self, s: _State, sample: int) -> str | None:
-        text = self.ask(
-            "code", self.config.coder.prompt, self.config.coder, "coder", s, sample, context=s.context_code
-        )
+    def write_code(self, s: MemberState, sample: int) -> str | None:
+        coder = self.config.coder
+        text = self.ask("code", coder.prompt, coder, "coder", s, sample, context=s.context.code)
         return extract_code(text, prompt=self.task.prompt, entry_point=self.task.entry_point)
 
-    def write_tests(self, s: _State, sample: int) -> tuple[str, ...]:
-        text = self.ask(
-            "tests",
-            self.config.tester.prompt,
-            self.config.tester,
-            "tester",
-            s,
-            sample,
-            context=s.context_tests,
-        )
+    def write_tests(self, s: MemberState, sample: int) -> tuple[str, ...]:
+        tester = self.config.tester
+        text = self.ask("tests", tester.prompt, tester, "tester", s, sample, context=s.context.tests)
         tests = extract_tests(text, entry_point=self.task.entry_point, allowed_names=self.allowed)
         return tests[: self.config.max_asserts]
 
-    def fix(self, s: _State, sample: int, failures: str, reflection: str = "") -> str | None:
+    def fix(self, s: MemberState, sample: int, failures: str, reflection: str = "") -> str | None:
         assert s.code is not None
         role = self.config.repairer_role
         text = self.ask(
@@ -204,7 +179,7 @@ class Loop:
         )  # fmt: skip
         return extract_code(text, prompt=self.task.prompt, entry_point=self.task.entry_point) or s.code
 
-    def reflect(self, s: _State, sample: int, failures: str) -> str:
+    def reflect(self, s: MemberState, sample: int, failures: str) -> str:
         assert s.code is not None
         role = self.config.repairer_role
         return self.ask("reflect", "default", role, "repairer", s, sample, code=s.code, feedback=failures)
@@ -212,7 +187,7 @@ class Loop:
     # -- the loop -----------------------------------------------------------------------
 
     def run(self) -> list[Member]:
-        states = [_State(index=i) for i in range(self.config.population)]
+        states = [MemberState(index=i) for i in range(self.config.population)]
         each(self.start, states)
         round_ = 0
         while True:
@@ -221,7 +196,7 @@ class Loop:
             if not unaligned or round_ >= self.config.max_rounds:
                 break
             round_ += 1
-            blamed = self.blame(states) if self.config.repair == "blame" else {}
+            blamed = self.blame(states) if self.config.repair == RepairPolicy.BLAME else {}
             each(functools.partial(self.repair, round_=round_, blamed=blamed), unaligned)
         return [
             Member(
@@ -231,25 +206,12 @@ class Loop:
             for s in states
         ]  # fmt: skip
 
-    def start(self, s: _State) -> None:
-        config, sample = self.config, s.index
-        planner = config.planner_role
-        if config.technique == "cot":
-            s.context_code = COT_CONTEXT
-        elif config.technique == "plan":
-            plan = self.ask("plan", self.planner_template, planner, "planner", s, sample)
-            s.context_code = f"Follow this plan:\n\n{plan.strip()}"
-        elif config.technique == "spec":
-            spec = self.ask("spec", self.planner_template, planner, "planner", s, sample)
-            s.context_code = s.context_tests = f"Follow this agreed specification:\n\n{spec.strip()}"
-        elif config.technique == "fewshot" and config.fewshot_k:
-            examples = self.ctx.examples[: config.fewshot_k]
-            s.context_code = fewshot_context(examples, "code")
-            s.context_tests = fewshot_context(examples, "tests")
-        s.code = self.write_code(s, sample)
-        s.tests = self.write_tests(s, sample)
+    def start(self, s: MemberState) -> None:
+        s.context = techniques.BUILDERS[self.config.technique](self, s)
+        s.code = self.write_code(s, s.index)
+        s.tests = self.write_tests(s, s.index)
 
-    def evaluate(self, states: Sequence[_State], round_: int) -> None:
+    def evaluate(self, states: Sequence[MemberState], round_: int) -> None:
         """Run each member's code against its tests, and the stubs against them."""
         config, executor = self.config, self.ctx.executor
         jobs: list[tuple[str, Sequence[str]]] = []
@@ -270,16 +232,17 @@ class Loop:
             for s in states:
                 s.aligned = s.aligned and s.explained == s.code
         for s in states:
-            self.ctx.transcript.append(
-                {
-                    "task_id": self.task.task_id, "member": s.index, "stage": "execute", "round": round_,
-                    "tests_valid": s.valid, "aligned": s.aligned, "code": s.code, "tests": list(s.tests),
-                    "outcomes": [[o.status, o.error] for o in s.result.outcomes] if s.result else None,
-                    "explanation_mismatch": s.mismatch or None,
-                }
+            outcomes = tuple((o.status.value, o.error) for o in s.result.outcomes) if s.result else None
+            self.ctx.transcript.write(
+                ExecuteEvent(
+                    task_id=self.task.task_id, member=s.index, round=round_, tests_valid=s.valid,
+                    aligned=s.aligned, code=s.code, tests=s.tests,
+                    outcomes=outcomes,
+                    explanation_mismatch=s.mismatch or None,
+                )
             )  # fmt: skip
 
-    def explain(self, s: _State, round_: int) -> None:
+    def explain(self, s: MemberState, round_: int) -> None:
         """Back-translate the code into words, and have the planner check them against the task."""
         assert s.code is not None
         sample = s.index + RESAMPLE_STRIDE * round_
@@ -291,7 +254,7 @@ class Loop:
         else:
             s.mismatch = verdict.strip() or "the description does not match the task"
 
-    def blame(self, states: Sequence[_State]) -> dict[int, tuple[str, ...]]:
+    def blame(self, states: Sequence[MemberState]) -> dict[int, tuple[str, ...]]:
         """Per unaligned member, its failing tests that the population's agreeing
         candidates fail too (suspect tests)."""
         coded = [s for s in states if s.code]
@@ -306,17 +269,16 @@ class Loop:
         for s in coded:
             if s.aligned or s.result is None:
                 continue
-            failing = [o.test for o in s.result.outcomes if o.status != "passed"]
+            failing = [o.test for o in s.result.outcomes if o.status != PASSED]
             peers = [v for index, v in vectors.items() if index != s.index]
-            suspects = blame(s.tests, failing, peers, union)
+            suspects = repairs.blame(s.tests, failing, peers, union)
             if suspects:
                 blamed[s.index] = suspects
         return blamed
 
-    def repair(self, s: _State, *, round_: int, blamed: dict[int, tuple[str, ...]]) -> None:
+    def repair(self, s: MemberState, *, round_: int, blamed: dict[int, tuple[str, ...]]) -> None:
         """One repair step of an unaligned member."""
-        config, sample = self.config, s.index + RESAMPLE_STRIDE * round_
-        suspects = blamed.get(s.index, ())
+        sample = s.index + RESAMPLE_STRIDE * round_
         s.rounds = round_
         if s.code is None:
             s.code = self.write_code(s, sample)
@@ -331,24 +293,7 @@ class Loop:
                 s, sample, f"A review of the code found it does not match the task: {s.mismatch}"
             )
             return
-        failures = feedback(s.result)
-        policy = config.repair
-        if policy == "blame":
-            if suspects:
-                kept = tuple(t for t in s.tests if t not in suspects)
-                s.tests = kept if len(kept) >= config.min_asserts else self.write_tests(s, sample)
-                rest = [o.test for o in s.result.outcomes if o.status != "passed" and o.test not in suspects]
-                if rest:
-                    s.code = self.fix(s, sample, feedback(s.result, rest))
-            else:
-                s.code = self.fix(s, sample, failures)
-            return
-        if policy in ("tests", "both"):
-            s.tests = self.write_tests(s, sample)
-        if policy in ("code", "both"):
-            s.code = self.fix(s, sample, failures)
-        elif policy == "reflect":
-            s.code = self.fix(s, sample, failures, self.reflect(s, sample, failures))
+        repairs.STEPS[self.config.repair](self, s, sample, blamed.get(s.index, ()))
 
 
 def run_loops(task: Task, config: RunConfig, ctx: LoopContext) -> list[Member]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from accord.runners import selection
-from accord.runners.extract import imported_names, probes
-from accord.runners.loop import LoopContext, Member, run_loops
+from accord.runners.loop import LoopContext, run_loops
+from accord.runners.selectors import SELECTORS, Ballot
 from accord.runners.tasks import Task
-from accord.space.config import SINGLE, RunConfig
+from accord.runners.transcript import SelectEvent
+from accord.space.config import RunConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -37,29 +37,11 @@ class TaskOutcome:
         return self.aligned and self.hidden_passed is False
 
 
-def _select(rule: str, members: list[Member], task: Task, ctx: LoopContext, config: RunConfig) -> int | None:
-    if rule == SINGLE:
-        return 0 if members[0].code is not None else None
-    if rule == "first_aligned":
-        return selection.first_aligned([m.aligned for m in members], [m.own_pass_fraction for m in members])
-    union = tuple(dict.fromkeys(t for m in members for t in m.tests))
-    if rule == "majority":  # compare outputs on every input the tests hold
-        union = probes(union, task.entry_point, imported_names(task.prompt))
-    coded = [m for m in members if m.code]
-    runs = iter(
-        ctx.executor.run_many([(m.code or "", union) for m in coded], timeout_s=config.test_timeout_s)
-    )
-    results = [next(runs) if m.code else None for m in members]
-    if rule == "majority":
-        return selection.majority([r and tuple((o.status, o.error) for o in r.outcomes) for r in results])
-    passed = [r and r.passed for r in results]
-    return selection.dual_agreement(passed) if rule == "dual_agreement" else selection.most_passed(passed)
-
-
 def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutcome:
     start, calls, cost = time.perf_counter(), ctx.meter.calls, ctx.meter.cost
     members = run_loops(task, config, ctx)
-    chosen = _select(config.selection, members, task, ctx, config)
+    ballot = Ballot(members, task, ctx.executor, config.test_timeout_s)
+    chosen = SELECTORS[config.selection](ballot)
     winner = members[chosen] if chosen is not None else None
     code = winner.code if winner else None
     hidden: bool | None = None
@@ -82,12 +64,11 @@ def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutco
         cost=ctx.meter.cost - cost,
         seconds=time.perf_counter() - start,
     )
-    ctx.transcript.append(
-        {
-            "task_id": task.task_id, "stage": "select", "rule": config.selection, "selected": chosen,
-            "aligned": outcome.aligned, "hidden_passed": hidden, "code": code,
-            "aligned_members": outcome.aligned_members, "calls": outcome.calls,
-            "cost": outcome.cost, "seconds": round(outcome.seconds, 3),
-        }
+    ctx.transcript.write(
+        SelectEvent(
+            task_id=task.task_id, rule=config.selection.value, selected=chosen, aligned=outcome.aligned,
+            hidden_passed=hidden, code=code, aligned_members=outcome.aligned_members,
+            calls=outcome.calls, cost=outcome.cost, seconds=round(outcome.seconds, 3),
+        )
     )  # fmt: skip
     return outcome

@@ -7,6 +7,7 @@ import ctypes
 import os
 import queue
 import signal
+import socket
 import subprocess
 import threading
 from collections.abc import Callable
@@ -61,6 +62,13 @@ def reap_orphans(active: set[int], name: str = "bwrap") -> None:
             if comm == name and state == "Z":
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, os.WNOHANG)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -5,8 +5,8 @@ of that task and role, so large-population studies run offline on real model out
 The corpus format is that of ../shared/data/replay (one JSON line per task: task_id,
 code_prompt, code_samples, test_prompt, test_samples). Code samples are function-body
 completions of the prompt; test samples continue a prompt that ends with ``assert ``.
-Token counts come from a tokenizer (tiktoken's cl100k_base, as bundled with litellm);
-prices come from the study file.
+Token counts come from a tokenizer (tiktoken's cl100k_base, as bundled with litellm:
+``provider.count_tokens``); prices come from the study file.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from accord.runners.llm import LLMRequest, ModelSpec, RawCompletion
+from accord.runners.llm.provider import count_tokens
+from accord.runners.llm.records import REPLAY_PREFIX, LLMRequest, ModelSpec, RawCompletion
 from accord.space.errors import ConfigError, LLMError
 
 REPLAY_DIR_ENV = "ACCORD_REPLAY_DIR"
-PREFIX = "replay/"
+PREFIX = REPLAY_PREFIX
 
 
 def corpus_path(spec: ModelSpec) -> Path:
@@ -53,14 +54,6 @@ class ReplayCorpus:
         self.name = path.name
 
 
-def _tokenizer() -> Callable[[str], int]:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    import litellm  # sets tiktoken's cache to the encodings bundled with litellm
-
-    encoding: Any = litellm.encoding
-    return lambda text: len(encoding.encode(text, disallowed_special=()))
-
-
 class ReplayBackend:
     """Serves ``replay/<corpus>`` models; corpora are loaded once and shared."""
 
@@ -75,7 +68,7 @@ class ReplayBackend:
             if path not in self._corpora:
                 self._corpora[path] = ReplayCorpus(path)
             if self._count is None:
-                self._count = _tokenizer()
+                self._count = count_tokens()
             return self._corpora[path]
 
     def __call__(self, spec: ModelSpec, request: LLMRequest) -> RawCompletion:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from accord.runners.llm import Meter
 from accord.runners.loop import LoopContext
@@ -33,7 +32,6 @@ class RunResult:
     seconds: float
     stopped: str = ""
     """Why the run ended early ("" when it ran every task)."""
-    transcript: tuple[dict[str, Any], ...] = ()
 
 
 def score(outcomes: Sequence[TaskOutcome], n_tasks: int, pass_source: str) -> tuple[float, float, float]:
@@ -78,5 +76,4 @@ def run_config(
         meter=ctx.meter,
         seconds=time.perf_counter() - start,
         stopped=stopped,
-        transcript=tuple(ctx.transcript),
     )

@@ -34,6 +34,7 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,7 +45,19 @@ log = logging.getLogger(__name__)
 
 WORKER = Path(__file__).with_name("worker.py").read_text(encoding="utf-8")
 SYSTEM_PYTHON = "/usr/bin/python3.11"
-PASSED, FAILED, ERROR, TIMEOUT = "passed", "failed", "error", "timeout"
+
+
+class Status(StrEnum):
+    """A test's outcome: the assert held, was false, raised (or the code did not load),
+    or did not finish in time."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+
+
+PASSED, FAILED, ERROR, TIMEOUT = Status.PASSED, Status.FAILED, Status.ERROR, Status.TIMEOUT
 UID_BASE = 60000
 MAX_WORKERS = 16
 
@@ -52,8 +65,7 @@ MAX_WORKERS = 16
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TestOutcome:
     test: str
-    status: str
-    """passed, failed (the assert was false), error (it raised) or timeout."""
+    status: Status
     error: str = ""
     load_error: bool = False
     """The code itself did not run (the error says why); the test never ran."""
@@ -93,7 +105,7 @@ class Limits:
     max_file_mb: int = 16
 
 
-def _failed_all(tests: Sequence[str], status: str, reason: str) -> ExecResult:
+def _failed_all(tests: Sequence[str], status: Status, reason: str) -> ExecResult:
     outcomes = tuple(TestOutcome(test=t, status=status, error=reason, load_error=True) for t in tests)
     return ExecResult(outcomes=outcomes, load_error=reason)
 
@@ -329,7 +341,7 @@ class Sandbox:
                 failed = _failed_all(remaining, status, reason).outcomes
                 return ExecResult(outcomes=(*outcomes, *failed), load_error=reason)
             done = [
-                TestOutcome(test=test, status=str(item[0]), error=str(item[1]))
+                TestOutcome(test=test, status=Status(item[0]), error=str(item[1]))
                 for test, item in zip(remaining, reply.get("outcomes") or [], strict=False)
             ]
             outcomes.extend(done)

@@ -7,7 +7,7 @@ candidate, so a rule is deterministic.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TypeVar
 
 V = TypeVar("V", bound=tuple[Hashable, ...])
@@ -30,13 +30,16 @@ def majority(signatures: Sequence[tuple[Hashable, ...] | None]) -> int | None:
     return max(groups.values(), key=lambda members: (len(members), -members[0]))[0]
 
 
-def dual_agreement(vectors: Sequence[tuple[bool, ...] | None]) -> int | None:
+def dual_agreement(
+    vectors: Sequence[tuple[bool, ...] | None], weight: Callable[[int], float] = math.sqrt
+) -> int | None:
     """CodeT: group candidates by the set of generated tests they pass; a group scores
-    (tests passed) x sqrt(group size); the best group's first candidate wins."""
+    (tests passed) x weight(group size), sqrt by default; the best group's first
+    candidate wins."""
     groups = _groups(vectors)
     if not groups:
         return None
-    best = max(groups.items(), key=lambda item: (sum(item[0]) * math.sqrt(len(item[1])), -item[1][0]))
+    best = max(groups.items(), key=lambda item: (sum(item[0]) * weight(len(item[1])), -item[1][0]))
     return best[1][0]
 
 

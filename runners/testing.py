@@ -7,13 +7,18 @@ gateway's cache and accounting, the loop and the objective all run for real on i
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from accord.runners.llm import LLMRequest, ModelSpec, RawCompletion
+from accord.runners.procutil import free_port
 
 Script = Callable[[LLMRequest], str]
 
@@ -211,13 +216,10 @@ class PostgresCluster:
 
     @classmethod
     def available(cls) -> bool:
-        import os
-        import shutil
 
         return os.path.exists(f"{cls.BIN}/initdb") and shutil.which("runuser") is not None
 
     def _as_postgres(self, *command: str) -> None:
-        import subprocess
 
         # no pipes: the server pg_ctl starts would hold them open and block this call
         subprocess.run(
@@ -228,16 +230,11 @@ class PostgresCluster:
         )
 
     def __enter__(self) -> PostgresCluster:
-        import shutil
-        import subprocess
-        import tempfile
 
         root = tempfile.mkdtemp(prefix="accord-pg-")  # outside folders closed to other users
         shutil.chown(root, "postgres", "postgres")
         self._root = root
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = free_port()
         data = f"{root}/data"
         self._as_postgres(f"{self.BIN}/initdb", "-D", data, "--auth=trust", "-U", "postgres")
         options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root}"
@@ -251,7 +248,6 @@ class PostgresCluster:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        import shutil
 
         if self._root is not None:
             self._as_postgres(f"{self.BIN}/pg_ctl", "-D", f"{self._root}/data", "-m", "fast", "stop")

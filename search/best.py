@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +86,35 @@ def preset_config(name: str, definition: StudyDefinition) -> RunConfig:
     return suggest(optuna.trial.FixedTrial(params), space, definition.settings)
 
 
-def load_export(path: Path) -> tuple[RunConfig, dict[str, ModelSpec], dict[str, Any]]:
-    """(configuration, models, params) from an exported file."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Exported:
+    """An exported configuration, read once."""
+
+    config: RunConfig
+    models: dict[str, ModelSpec]
+    params: dict[str, Any]
+    study_file: Path | None
+    """The study file it came from (for its prompt folders), when the export names one."""
+
+
+def read_export(path: Path) -> Exported:
+    """The configuration, models and params of an exported file."""
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read exported configuration ({exc})", file=str(path)) from exc
     params = document.get("params", {})
     models = {alias: ModelSpec(alias=alias, **table) for alias, table in document.get("models", {}).items()}
-    return config_from_params(params, document.get("settings", {})), models, params
+    study_file = document.get("accord", {}).get("study_file")
+    return Exported(
+        config=config_from_params(params, document.get("settings", {})),
+        models=models,
+        params=params,
+        study_file=Path(study_file) if study_file else None,
+    )
+
+
+def load_export(path: Path) -> tuple[RunConfig, dict[str, ModelSpec], dict[str, Any]]:
+    """(configuration, models, params) from an exported file."""
+    exported = read_export(path)
+    return exported.config, exported.models, exported.params

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from accord.runners.procutil import free_port
 from accord.space.errors import AccordError
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def dashboard_command(storage: str, artifact_dir: Path, port: int) -> list[str]:

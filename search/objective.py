@@ -9,6 +9,7 @@ from pathlib import Path
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+from optuna_dashboard import save_note
 
 from accord.runners.llm import Gateway, Meter
 from accord.runners.loop import LoopContext
@@ -16,6 +17,7 @@ from accord.runners.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
 from accord.runners.sandbox import Executor
 from accord.runners.tasks import Task
+from accord.runners.transcript import JsonlTranscript
 from accord.search.study import WORKER_ATTR, remaining_budget, worker_id
 from accord.search.studyfile import StudyDefinition
 from accord.space import RunConfig, suggest
@@ -54,8 +56,6 @@ def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | 
 
 def _note(trial: optuna.Trial, config: RunConfig) -> None:
     """The configuration in words, as the trial's note in optuna-dashboard."""
-    from optuna_dashboard import save_note
-
     preset = trial.user_attrs.get("preset")
     heading = f"Trial {trial.number}" + (f": preset `{preset}`" if preset else "")
     save_note(trial, f"## {heading}\n\n{config.describe()}\n")
@@ -87,19 +87,25 @@ class Objective:
         _note(trial, config)
         caps = [definition.max_cost_per_trial, remaining_budget(trial.study, definition)]
         meter = Meter(unit=definition.cost_unit, cap=min((c for c in caps if c is not None), default=None))
-        ctx = LoopContext(
-            gateway=self.gateway,
-            executor=self.executor,
-            prompts=definition.prompts,
-            meter=meter,
-            hidden_timeout_s=definition.hidden_timeout_s,
-        )
         on_task = self.on_task_factory(trial.number) if self.on_task_factory else None
-        result = run_config(self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task)
-        for key, value in user_attrs(result, self.executor.mode).items():
-            trial.set_user_attr(key, value)
-        self._constrain(trial, result)
-        self._upload(trial, result)
+        with tempfile.TemporaryDirectory() as tmp:
+            transcript_path = Path(tmp) / f"trial-{trial.number}-transcript.jsonl"
+            with JsonlTranscript(transcript_path) as transcript:
+                ctx = LoopContext(
+                    gateway=self.gateway,
+                    executor=self.executor,
+                    prompts=definition.prompts,
+                    meter=meter,
+                    transcript=transcript,
+                    hidden_timeout_s=definition.hidden_timeout_s,
+                )
+                result = run_config(
+                    self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task
+                )
+            for key, value in user_attrs(result, self.executor.mode).items():
+                trial.set_user_attr(key, value)
+            self._constrain(trial, result)
+            self._upload(trial, result, transcript_path)
         return result.pass_rate, result.cost
 
     def _constrain(self, trial: optuna.Trial, result: RunResult) -> None:
@@ -114,26 +120,14 @@ class Objective:
             value = -1.0
         trial.set_constraint("budget", value)
 
-    def _upload(self, trial: optuna.Trial, result: RunResult) -> None:
+    def _upload(self, trial: optuna.Trial, result: RunResult, transcript: Path) -> None:
         if self.artifacts is None:
             return
-        with tempfile.TemporaryDirectory() as tmp:
-            transcript = Path(tmp) / f"trial-{trial.number}-transcript.jsonl"
-            transcript.write_text("".join(json.dumps(event) + "\n" for event in result.transcript))
-            selected = Path(tmp) / f"trial-{trial.number}-selected.json"
-            selected.write_text(
-                json.dumps(
-                    [
-                        {
-                            "task_id": o.task_id,
-                            "code": o.code,
-                            "aligned": o.aligned,
-                            "hidden_passed": o.hidden_passed,
-                        }
-                        for o in result.outcomes
-                    ],
-                    indent=1,
-                )
-            )
-            for file in (transcript, selected):
-                upload_artifact(artifact_store=self.artifacts, file_path=str(file), study_or_trial=trial)
+        selected = transcript.with_name(f"trial-{trial.number}-selected.json")
+        rows = [
+            {"task_id": o.task_id, "code": o.code, "aligned": o.aligned, "hidden_passed": o.hidden_passed}
+            for o in result.outcomes
+        ]
+        selected.write_text(json.dumps(rows, indent=1))
+        for file in (transcript, selected):
+            upload_artifact(artifact_store=self.artifacts, file_path=str(file), study_or_trial=trial)

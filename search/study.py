@@ -11,6 +11,7 @@ whose worker process on this machine is gone.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import socket
@@ -24,6 +25,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
 from accord.search.studyfile import StudyDefinition
+from accord.space import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -37,17 +39,13 @@ RETRY_ATTR = "retry_of"
 
 
 def _gp(seed: int | None) -> optuna.samplers.BaseSampler:
-    try:
-        import scipy  # noqa: F401
-        import torch  # noqa: F401
-    except ImportError as exc:
-        from accord.space import ConfigError
-
+    missing = [name for name in ("torch", "scipy") if importlib.util.find_spec(name) is None]
+    if missing:
         raise ConfigError(
-            f"sampler 'gp' needs torch and scipy ({exc.name} is not installed): "
+            f"sampler 'gp' needs torch and scipy ({missing[0]} is not installed): "
             "pip install torch scipy, or use tpe, nsga2 or random",
             key="study.sampler",
-        ) from None
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.samplers.GPSampler(seed=seed)
@@ -88,8 +86,6 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
                 grace_period=GRACE_S,
                 heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
             )
-    from accord.space import ConfigError
-
     raise ConfigError(
         f"unsupported storage {url!r}: use sqlite:///PATH, journal:///PATH or postgresql+psycopg2://...",
         key="study.storage",
@@ -112,19 +108,22 @@ def _alive_here(worker: str) -> bool:
     return b"accord" in cmdline and stat.split(")")[1].split()[0] != "Z"
 
 
-def sweep_stale(study: optuna.Study) -> list[int]:
+def sweep_stale(study: optuna.Study, storage: optuna.storages.BaseStorage) -> list[int]:
     """Fail the RUNNING trials whose worker on this machine is gone, and enqueue each once
     more with the same params (the response cache makes the retry cheap). Returns the
-    numbers of the trials failed."""
+    numbers of the trials failed. ``storage`` is the study's own storage object."""
     failed = []
+    study_id = storage.get_study_id_from_name(study.study_name)
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER_ATTR)
         if worker is None or _alive_here(str(worker)):
             continue
-        storage = study._storage
-        storage.set_trial_user_attr(trial._trial_id, "stopped", f"worker {worker} died")
-        if not storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL):
-            continue
+        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+        try:
+            storage.set_trial_user_attr(trial_id, "stopped", f"worker {worker} died")
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+        except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
+            continue  # another process finished or failed it first
         failed.append(trial.number)
         retries = sum(
             1 for t in study.get_trials(deepcopy=False) if t.user_attrs.get(RETRY_ATTR) == trial.number
@@ -138,10 +137,17 @@ def sweep_stale(study: optuna.Study) -> list[int]:
 
 
 def open_study(
-    definition: StudyDefinition, storage: str | None = None, *, create: bool = True
+    definition: StudyDefinition,
+    storage: str | optuna.storages.BaseStorage | None = None,
+    *,
+    create: bool = True,
 ) -> optuna.Study:
     """The study named in the definition, created on first use and resumed afterwards."""
-    url = make_storage(storage or definition.storage)
+    url = (
+        storage
+        if isinstance(storage, optuna.storages.BaseStorage)
+        else make_storage(storage or definition.storage)
+    )
     sampler = SAMPLER_FACTORIES[definition.sampler](definition.seed)
     if not create:
         return optuna.load_study(study_name=definition.name, storage=url, sampler=sampler)

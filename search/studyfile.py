@@ -8,20 +8,37 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from accord.runners.llm import ModelSpec
 from accord.runners.local import LOCAL_MODELS
+from accord.runners.loop import HIDDEN_TIMEOUT_S
 from accord.runners.replay import corpus_path
 from accord.runners.run import PASS_SOURCES
-from accord.space import PRESETS, ConfigError, PromptLibrary, SpaceSpec, parse_space, preset_params
+from accord.space import PRESETS, ConfigError, PromptLibrary, RunConfig, SpaceSpec, parse_space, preset_params
 from accord.space.config import ENSEMBLE_SEPARATOR
 from accord.space.spec import SAME_AS_CODER
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random")
+
+
+def default(cls: type, name: str) -> Any:
+    """The default of field ``name`` of dataclass ``cls``: the study file's defaults are the
+    records' own."""
+    return next(f.default for f in fields(cls) if f.name == name)
+
+
 COST_UNITS = ("usd", "tokens", "seconds")
+MAX_RETRIES = 20
+LOOP_SETTINGS: Mapping[str, type] = {
+    "max_tokens": int,
+    "min_asserts": int,
+    "max_asserts": int,
+    "test_timeout_s": float,
+}
+"""The [loop] table: fixed RunConfig fields, the same for every trial."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -47,7 +64,7 @@ class StudyDefinition:
     space: SpaceSpec
     settings: Mapping[str, Any]
     """Fixed loop settings (max_tokens, min/max_asserts, test_timeout_s) for every trial."""
-    hidden_timeout_s: float = 10.0
+    hidden_timeout_s: float = HIDDEN_TIMEOUT_S
     """Time-out of one task's hidden-test check."""
     prompts: PromptLibrary
     cache: bool
@@ -174,12 +191,15 @@ def _model(file: str, alias: str, table: Any) -> ModelSpec:
             local.output_cost_per_token if local else None,
             check=price_check,
         ),
-        timeout_s=reader.get("timeout_s", float, 300.0, check=_positive),
+        timeout_s=reader.get("timeout_s", float, default(ModelSpec, "timeout_s"), check=_positive),
         path=_resolved(path_of_study, reader.get("path", str)),
         max_concurrent=reader.get("max_concurrent", int, check=_positive),
         rpm=reader.get("rpm", float, check=_positive),
         max_retries=reader.get(
-            "max_retries", int, 3, check=lambda v: None if 0 <= v <= 20 else "must be between 0 and 20"
+            "max_retries",
+            int,
+            default(ModelSpec, "max_retries"),
+            check=lambda v: None if 0 <= v <= MAX_RETRIES else f"must be between 0 and {MAX_RETRIES}",
         ),
     )
     reader.done()
@@ -214,7 +234,7 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
     ids = tasks.strings("ids")
     data_dir_raw = tasks.get("data_dir", str)
     data_dir = (path.parent / data_dir_raw).resolve() if data_dir_raw else None
-    hidden_timeout_s = tasks.get("hidden_timeout_s", float, 10.0, check=_positive)
+    hidden_timeout_s = tasks.get("hidden_timeout_s", float, HIDDEN_TIMEOUT_S, check=_positive)
     tasks.done()
 
     objectives = root.sub("objectives")
@@ -245,10 +265,8 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
 
     loop = root.sub("loop")
     settings = {
-        "max_tokens": loop.get("max_tokens", int, 512, check=_positive),
-        "min_asserts": loop.get("min_asserts", int, 3, check=_positive),
-        "max_asserts": loop.get("max_asserts", int, 5, check=_positive),
-        "test_timeout_s": loop.get("test_timeout_s", float, 3.0, check=_positive),
+        name: loop.get(name, kind, default(RunConfig, name), check=_positive)
+        for name, kind in LOOP_SETTINGS.items()
     }
     if settings["min_asserts"] > settings["max_asserts"]:
         raise loop.fail("max_asserts", f"must be at least min_asserts ({settings['min_asserts']})")

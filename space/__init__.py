@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from accord.space.config import SELECTION_RULES, RoleConfig, RunConfig
+from accord.space.config import RoleConfig, RunConfig
 from accord.space.errors import (
+    TRIAL_FAULTS,
     AccordError,
     AuthFailed,
     BudgetExceeded,
@@ -11,21 +12,25 @@ from accord.space.errors import (
     ContextTooLong,
     LLMError,
     LLMTimeout,
+    MalformedAnswer,
     ModelSetupError,
     ProviderUnavailable,
     RateLimited,
+    RequestRejected,
     SandboxError,
     TaskError,
 )
+from accord.space.methods import METHODS, RepairPolicy, SelectionRule, Technique
 from accord.space.presets import PRESETS, preset_params
 from accord.space.prompts import PromptLibrary, Template
 from accord.space.spec import DIMENSIONS, Choice, Range, SpaceSpec, parse_space
-from accord.space.suggest import suggest
+from accord.space.suggest import build_config, suggest
 
 __all__ = [
     "DIMENSIONS",
+    "METHODS",
     "PRESETS",
-    "SELECTION_RULES",
+    "TRIAL_FAULTS",
     "AccordError",
     "AuthFailed",
     "BudgetExceeded",
@@ -34,17 +39,23 @@ __all__ = [
     "ContextTooLong",
     "LLMError",
     "LLMTimeout",
+    "MalformedAnswer",
     "ModelSetupError",
     "PromptLibrary",
     "ProviderUnavailable",
     "Range",
     "RateLimited",
+    "RepairPolicy",
+    "RequestRejected",
     "RoleConfig",
     "RunConfig",
     "SandboxError",
+    "SelectionRule",
     "SpaceSpec",
     "TaskError",
+    "Technique",
     "Template",
+    "build_config",
     "parse_space",
     "preset_params",
     "suggest",

@@ -5,23 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-SELECTION_RULES = ("majority", "dual_agreement", "first_aligned", "most_passed")
-"""Rules that pick one candidate out of a population (population.size > 1): behavioural
-majority vote, CodeT dual agreement, the first aligned member, most generated tests passed."""
-
-SINGLE = "single"
-"""The selection a population of one uses: there is nothing to choose from."""
-
-TECHNIQUES = ("direct", "cot", "plan", "spec", "fewshot")
-"""How code is written: straight from the task; reasoning first (chain of thought); from
-a plan the planner wrote first; from a spec ("lexicon": signature, terms, input/output
-examples) the planner wrote first, which the tester sees too; with k worked examples."""
-
-REPAIR_POLICIES = ("code", "reflect", "tests", "both", "blame")
-"""What a round that did not align regenerates: the code, with the failing asserts as
-feedback (Self-Debug); the code, after a written reflection on the failure (Reflexion);
-the tests; both; or, by blame assignment, the tests the population's agreeing candidates
-also fail (dropped, or regenerated when too few remain) and the code for the rest."""
+from accord.space.methods import RepairPolicy, SelectionRule, Technique
 
 ENSEMBLE_SEPARATOR = "+"
 """A role's model may be an ensemble "a+b": member i of the population uses model i mod n."""
@@ -53,24 +37,30 @@ class RunConfig:
     population: int
     max_rounds: int
     """Repair rounds after the first attempt; 0 means single-shot."""
-    selection: str
+    selection: SelectionRule
     planner: RoleConfig | None = None
     """Writes plans and specs and checks self-explanations; None: the coder does."""
     repairer: RoleConfig | None = None
     """Writes repairs and reflections; None: the coder does."""
-    technique: str = "direct"
+    technique: Technique = Technique.DIRECT
     fewshot_k: int = 0
     """Worked examples shown to the coder and tester (technique "fewshot")."""
     self_explain: bool = False
     """Before a member counts as aligned, its code is described back in words and the
     planner checks the description against the task; a mismatch is repaired."""
-    repair: str = "code"
+    repair: RepairPolicy = RepairPolicy.CODE
     max_tokens: int = 512
     min_asserts: int = 3
     """A test set with fewer usable asserts is degenerate and cannot align."""
     max_asserts: int = 5
     """Asserts kept from one answer of the tester (the first ones; CodeT keeps 5)."""
     test_timeout_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        # study files and exports give plain strings: hold the enum members
+        object.__setattr__(self, "technique", Technique(self.technique))
+        object.__setattr__(self, "repair", RepairPolicy(self.repair))
+        object.__setattr__(self, "selection", SelectionRule(self.selection))
 
     @property
     def planner_role(self) -> RoleConfig:
@@ -90,13 +80,7 @@ class RunConfig:
             top_p = f", top_p={r.top_p:g}" if r.top_p != 1.0 else ""
             return f"{r.model} ({r.prompt}, T={r.temperature:g}{top_p})"
 
-        technique = {
-            "direct": "code written directly",
-            "cot": "chain of thought before code",
-            "plan": f"a plan by {self.planner_role.model} before code",
-            "spec": f"a spec by {self.planner_role.model} that code and tests follow",
-            "fewshot": f"{self.fewshot_k} worked examples",
-        }.get(self.technique, self.technique)
+        technique = Technique(self.technique).phrase.format(planner=self.planner_role.model, k=self.fewshot_k)
         repair = (
             f"up to {self.max_rounds} rounds of {self.repair} repair by {self.repairer_role.model}"
             if self.max_rounds

@@ -6,9 +6,17 @@ AccordError                 root: the CLI shows its message on one line and exit
  ├── TaskError              a task set cannot be loaded or sliced
  ├── ModelSetupError        a local model cannot be assembled, verified or served
  ├── LLMError               a model call failed for good (after retries)
+ │    ├── RateLimited, LLMTimeout, ProviderUnavailable, MalformedAnswer
+ │    │                     transient: retried with backoff; once retries are exhausted
+ │    │                     the trial fails and the study goes on (TRIAL_FAULTS)
+ │    ├── ContextTooLong    the prompt is too long for the model: that trial fails
+ │    ├── AuthFailed, RequestRejected
+ │    │                     not retried; another try, or another trial, would fail the
+ │    │                     same way: the run stops
  │    └── BudgetExceeded    a cost cap was reached; the run stops cleanly
  └── SandboxError           the executor itself failed (never the code under test:
-                            a failing or hostile candidate is data, not an exception)
+                            a failing or hostile candidate is data, not an exception);
+                            the run stops
 """
 
 from __future__ import annotations
@@ -59,6 +67,16 @@ class AuthFailed(LLMError):
     """Not retried: another try would fail the same way."""
 
 
+class MalformedAnswer(LLMError):
+    """The provider answered, but not with a usable completion."""
+
+    transient = True
+
+
+class RequestRejected(LLMError):
+    """The provider rejected the request itself (400, 404, 422): not retried."""
+
+
 class ContextTooLong(LLMError):
     """Not retried: another try would fail the same way."""
 
@@ -69,3 +87,15 @@ class BudgetExceeded(LLMError):
 
 class SandboxError(AccordError):
     """The sandbox could not run a job (infrastructure fault, not a failing test)."""
+
+
+TRIAL_FAULTS: tuple[type[AccordError], ...] = (
+    RateLimited,
+    LLMTimeout,
+    ProviderUnavailable,
+    MalformedAnswer,
+    ContextTooLong,
+)
+"""Faults that fail one trial and let the study go on: transient ones whose retries ran
+out, and a prompt too long for its model (another configuration may fit). Every other
+fault stops the run with one line."""

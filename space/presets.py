@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from accord.space.errors import ConfigError
-from accord.space.spec import SpaceSpec
+from accord.space.spec import DIMENSIONS, SpaceSpec, applies
 
 MAX = "max"
 
@@ -67,19 +67,6 @@ PRESETS: Mapping[str, Mapping[str, Any]] = {
 }
 
 
-def applies(name: str, params: Mapping[str, Any]) -> bool:
-    """Whether conditional dimension ``name`` is used, given the other params."""
-    if name == "selection.rule":
-        return params.get("population.size", 1) > 1
-    if name == "repair.policy" or name.startswith("repairer."):
-        return params.get("loop.max_rounds", 0) > 0
-    if name == "fewshot.k":
-        return params.get("technique") == "fewshot"
-    if name.startswith("planner."):
-        return params.get("technique") in ("plan", "spec") or bool(params.get("loop.self_explain"))
-    return True
-
-
 def preset_params(name: str, spec: SpaceSpec, *, file: str | None = None) -> dict[str, Any]:
     """The params a preset enqueues in this space; a value outside the space is an error."""
     if name not in PRESETS:
@@ -89,8 +76,9 @@ def preset_params(name: str, spec: SpaceSpec, *, file: str | None = None) -> dic
         if value == MAX:
             value = max(spec.values(dim))
         params[dim] = value
+    context = {dim: dimension.default for dim, dimension in DIMENSIONS.items()} | params
     for dim, value in list(params.items()):
-        if not applies(dim, params):
+        if not applies(dim, context):
             del params[dim]
         elif not spec.contains(dim, value):
             raise ConfigError(

@@ -8,16 +8,20 @@ here, at load, so a space that cannot yield a valid configuration never reaches 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from accord.space.config import ENSEMBLE_SEPARATOR, REPAIR_POLICIES, SELECTION_RULES, TECHNIQUES
+from accord.space.config import ENSEMBLE_SEPARATOR
 from accord.space.errors import ConfigError
+from accord.space.methods import RepairPolicy, SelectionRule, Technique
 from accord.space.prompts import PromptLibrary, load_examples
 
 SAME_AS_CODER = "coder"
 """The planner's or repairer's model value meaning "the coder's model"."""
+
+Condition = Callable[[Mapping[str, Any]], bool]
+"""Whether a dimension applies, given the params suggested before it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,44 +40,84 @@ class Range:
 Domain = Choice | Range
 
 
+def always(params: Mapping[str, Any]) -> bool:
+    return True
+
+
+def technique_uses(group: str) -> Condition:
+    """The technique brings ``group`` into play (see space/methods.py)."""
+    return lambda params: group in Technique(params["technique"]).uses
+
+
+def planning(params: Mapping[str, Any]) -> bool:
+    """A planner writes plans or specs, or checks self-explanations."""
+    return technique_uses("planner")(params) or bool(params["loop.self_explain"])
+
+
+def repairing(params: Mapping[str, Any]) -> bool:
+    return int(params["loop.max_rounds"]) > 0
+
+
+def choosing(params: Mapping[str, Any]) -> bool:
+    return int(params["population.size"]) > 1
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dimension:
     kind: str
     """"model", "prompt:<stage>[,<stage>]", "str", "bool", "int" or "float"."""
     default: Any
+    """The value a study file that leaves the dimension out gets (None for a model: the
+    first model declared)."""
     minimum: float | None = None
     maximum: float | None = None
     allowed: tuple[str, ...] = ()
+    when: Condition = always
+    """The dimension applies only when this holds of the params suggested before it."""
+
+
+def _role(prefix: str, prompt: str, default_prompt: str, model: Any, when: Condition) -> dict[str, Dimension]:
+    dims = {
+        f"{prefix}.model": Dimension(kind="model", default=model, when=when),
+        f"{prefix}.prompt": Dimension(kind=f"prompt:{prompt}", default=default_prompt, when=when),
+        f"{prefix}.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0, when=when),
+    }
+    if prefix in ("coder", "tester"):
+        dims[f"{prefix}.top_p"] = Dimension(kind="float", default=1.0, minimum=0.01, maximum=1.0)
+    return dims
 
 
 DIMENSIONS: Mapping[str, Dimension] = {
-    "coder.model": Dimension(kind="model", default=None),
-    "coder.prompt": Dimension(kind="prompt:code", default="direct"),
-    "coder.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0),
-    "coder.top_p": Dimension(kind="float", default=1.0, minimum=0.01, maximum=1.0),
-    "tester.model": Dimension(kind="model", default=None),
-    "tester.prompt": Dimension(kind="prompt:tests", default="basic"),
-    "tester.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0),
-    "tester.top_p": Dimension(kind="float", default=1.0, minimum=0.01, maximum=1.0),
-    "technique": Dimension(kind="str", default="direct", allowed=TECHNIQUES),
-    "fewshot.k": Dimension(kind="int", default=2, minimum=1, maximum=len(load_examples())),
-    "planner.model": Dimension(kind="model", default=SAME_AS_CODER),
-    "planner.prompt": Dimension(kind="prompt:plan,spec", default="default"),
-    "planner.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0),
+    **_role("coder", "code", "direct", None, always),
+    **_role("tester", "tests", "basic", None, always),
+    "technique": Dimension(kind="str", default="direct", allowed=Technique.searchable_values()),
+    "fewshot.k": Dimension(
+        kind="int", default=2, minimum=1, maximum=len(load_examples()), when=technique_uses("fewshot")
+    ),
     "population.size": Dimension(kind="int", default=1, minimum=1, maximum=1000),
     "loop.max_rounds": Dimension(kind="int", default=0, minimum=0, maximum=100),
     "loop.self_explain": Dimension(kind="bool", default=False),
-    "repair.policy": Dimension(kind="str", default="code", allowed=REPAIR_POLICIES),
-    "repairer.model": Dimension(kind="model", default=SAME_AS_CODER),
-    "repairer.prompt": Dimension(kind="prompt:repair", default="feedback"),
-    "repairer.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0),
-    "selection.rule": Dimension(kind="str", default="majority", allowed=SELECTION_RULES),
+    **_role("planner", "plan,spec", "default", SAME_AS_CODER, planning),
+    "repair.policy": Dimension(
+        kind="str", default="code", allowed=RepairPolicy.searchable_values(), when=repairing
+    ),
+    **_role("repairer", "repair", "feedback", SAME_AS_CODER, repairing),
+    "selection.rule": Dimension(
+        kind="str", default="majority", allowed=SelectionRule.searchable_values(), when=choosing
+    ),
 }
-"""Every dimension accord knows. Conditional ones: ``fewshot.k`` when technique is
-fewshot; ``planner.*`` when technique is plan or spec, or self-explanation is on;
-``repair.policy`` and ``repairer.*`` when loop.max_rounds > 0; ``selection.rule`` when
-population.size > 1. A model value may be an ensemble "a+b" (members take turns);
-planner.model and repairer.model may be "coder" (the coder's model)."""
+"""Every dimension accord knows, in the order ``suggest`` asks for them; each one's
+condition reads only dimensions before it. Conditional ones: ``fewshot.k`` when the
+technique is fewshot; ``planner.*`` when the technique uses a planner (plan, spec) or
+self-explanation is on; ``repair.policy`` and ``repairer.*`` when loop.max_rounds > 0;
+``selection.rule`` when population.size > 1. A model value may be an ensemble "a+b"
+(members take turns); planner.model and repairer.model may be "coder" (the coder's
+model)."""
+
+
+def applies(name: str, params: Mapping[str, Any]) -> bool:
+    """Whether dimension ``name`` is used, given the params of the dimensions before it."""
+    return DIMENSIONS[name].when(params)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -1,9 +1,9 @@
 """suggest(trial, spec): the one place that calls trial.suggest_*.
 
-Every dimension is suggested, fixed ones as one-choice categoricals, so a trial's
-params hold its whole configuration and an exported params dict rebuilds it exactly
-through optuna.trial.FixedTrial. Conditional dimensions are suggested only in the
-branch that uses them.
+Every dimension that applies is suggested, fixed ones as one-choice categoricals, in the
+order of the DIMENSIONS table, so a trial's params hold its whole configuration and an
+exported params dict rebuilds it exactly through optuna.trial.FixedTrial. A conditional
+dimension is suggested only where its condition (in the same table) holds.
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from accord.space.config import SINGLE, RoleConfig, RunConfig
+from accord.space.config import RoleConfig, RunConfig
+from accord.space.methods import RepairPolicy, SelectionRule
 from accord.space.spec import DIMENSIONS, SAME_AS_CODER, Choice, SpaceSpec
 
 
@@ -36,47 +37,43 @@ def _pick(trial: TrialLike, spec: SpaceSpec, name: str) -> Any:
 
 
 def suggest(trial: TrialLike, spec: SpaceSpec, settings: Mapping[str, Any] | None = None) -> RunConfig:
-    """The run configuration this trial stands for; ``settings`` are fixed loop settings.
-    The order of suggestions is fixed, and a conditional dimension is suggested only in
-    the branch that uses it."""
+    """The run configuration this trial stands for; ``settings`` are fixed loop settings."""
+    params: dict[str, Any] = {}
+    for name, dimension in DIMENSIONS.items():
+        if dimension.when(params):
+            params[name] = _pick(trial, spec, name)
+    return build_config(params, settings)
 
-    def pick(name: str) -> Any:
-        return _pick(trial, spec, name)
 
-    def role(prefix: str, *, coder: RoleConfig | None = None) -> RoleConfig:
-        model = pick(f"{prefix}.model")
+def build_config(params: Mapping[str, Any], settings: Mapping[str, Any] | None = None) -> RunConfig:
+    """The configuration a complete params dict (every dimension that applies) stands for."""
+
+    def role(prefix: str, *, coder: RoleConfig | None = None) -> RoleConfig | None:
+        if f"{prefix}.model" not in params:
+            return None
+        model = params[f"{prefix}.model"]
         if coder is not None and model == SAME_AS_CODER:
             model = coder.model
         return RoleConfig(
             model=model,
-            prompt=pick(f"{prefix}.prompt"),
-            temperature=float(pick(f"{prefix}.temperature")),
-            top_p=float(pick(f"{prefix}.top_p")) if f"{prefix}.top_p" in DIMENSIONS else 1.0,
+            prompt=params[f"{prefix}.prompt"],
+            temperature=float(params[f"{prefix}.temperature"]),
+            top_p=float(params.get(f"{prefix}.top_p", 1.0)),
         )
 
     coder, tester = role("coder"), role("tester")
-    technique = pick("technique")
-    fewshot_k = int(pick("fewshot.k")) if technique == "fewshot" else 0
-    population = int(pick("population.size"))
-    max_rounds = int(pick("loop.max_rounds"))
-    self_explain = bool(pick("loop.self_explain"))
-    planner = role("planner", coder=coder) if technique in ("plan", "spec") or self_explain else None
-    repair, repairer = "code", None
-    if max_rounds > 0:
-        repair = pick("repair.policy")
-        repairer = role("repairer", coder=coder)
-    selection = pick("selection.rule") if population > 1 else SINGLE
+    assert coder is not None and tester is not None
     return RunConfig(
         coder=coder,
         tester=tester,
-        planner=planner,
-        repairer=repairer,
-        technique=technique,
-        fewshot_k=fewshot_k,
-        self_explain=self_explain,
-        population=population,
-        max_rounds=max_rounds,
-        repair=repair,
-        selection=selection,
+        planner=role("planner", coder=coder),
+        repairer=role("repairer", coder=coder),
+        technique=params["technique"],
+        fewshot_k=int(params.get("fewshot.k", 0)),
+        self_explain=bool(params["loop.self_explain"]),
+        population=int(params["population.size"]),
+        max_rounds=int(params["loop.max_rounds"]),
+        repair=params.get("repair.policy", RepairPolicy.CODE),
+        selection=params.get("selection.rule", SelectionRule.SINGLE),
         **dict(settings or {}),
     )

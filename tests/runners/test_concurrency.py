@@ -12,7 +12,7 @@ from accord.runners.sandbox import Sandbox
 from accord.runners.tasks import load_tasks
 from accord.runners.testing import ScriptedBackend
 from accord.space import PromptLibrary, RoleConfig, RunConfig
-from tests.conftest import solving_script
+from tests.helpers import solving_script
 
 
 class InFlight:

@@ -29,7 +29,9 @@ def test_demo_code_after_the_function_is_dropped() -> None:
 
 def test_truncated_output_keeps_the_parsable_prefix() -> None:
     text = "```python\ndef total(xs):\n    return sum(xs)\n\ndef helper(:\n"
-    assert extract_code(text, prompt=PROMPT, entry_point="total") is not None
+    code = extract_code(text, prompt=PROMPT, entry_point="total")
+    assert code is not None and code.endswith("def total(xs):\n    return sum(xs)\n")
+    assert "helper" not in code
 
 
 def test_unusable_output_is_none() -> None:

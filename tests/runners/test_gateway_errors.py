@@ -6,7 +6,15 @@ import pytest
 
 from accord.runners.llm import Gateway, LiteLLMBackend, LLMRequest, ModelSpec
 from accord.runners.testing import ScriptedOpenAIServer
-from accord.space import AuthFailed, ContextTooLong, LLMError, LLMTimeout, ProviderUnavailable, RateLimited
+from accord.space import (
+    AuthFailed,
+    ConfigError,
+    ContextTooLong,
+    LLMError,
+    LLMTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
 
 REQUEST = LLMRequest(model="m", messages=({"role": "user", "content": "say hello"},), role="coder")
 
@@ -96,7 +104,7 @@ def test_missing_key_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SCRIPTED_KEY")
     with ScriptedOpenAIServer([200]) as server:
         gw, _ = gateway(server)
-        with pytest.raises(LLMError, match="SCRIPTED_KEY is not set"):
+        with pytest.raises(ConfigError, match="SCRIPTED_KEY is not set"):
             gw.complete(REQUEST)
         assert server.requests == 0
 

@@ -1,27 +1,31 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec, ResponseCache
-from accord.runners.loop import LoopContext, blame, run_loops
+from accord.runners.loop import LoopContext, run_loops
 from accord.runners.population import run_population
+from accord.runners.repairs import blame
 from accord.runners.run import run_config
 from accord.runners.sandbox import Sandbox
 from accord.runners.tasks import load_tasks
 from accord.runners.testing import ScriptedBackend, by_role, fenced
+from accord.runners.transcript import ExecuteEvent, MemoryTranscript
 from accord.space import PromptLibrary, RoleConfig, RunConfig
-from tests.conftest import BAD_CODE, GOOD_CODE, GOOD_TESTS, entry_of, solving_script
+from tests.helpers import BAD_CODE, GOOD_CODE, GOOD_TESTS, entry_of, solving_script
 
 MODELS = {name: ModelSpec(alias=name, model=f"fake/{name}") for name in ("good", "bad")}
 WRONG_ADD_TEST = "assert add(2, 2) == 5"
 
 
 @pytest.fixture(scope="module")
-def sandbox() -> Sandbox:
-    return Sandbox()
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox() as box:
+        yield box
 
 
 def config(model: str = "good", *, population: int = 1, rounds: int = 0, **changes: object) -> RunConfig:
@@ -289,8 +293,9 @@ def test_budget_exhausted_mid_loop_stops_cleanly(tmp_path: Path, tasks: tuple, s
     backend = ScriptedBackend(solving_script())
     # the first code and tests of task 1 cost about 180 tokens: the cap falls before the repair
     ctx = context(tmp_path, backend, sandbox, cap=150)
+    ctx.transcript = transcript = MemoryTranscript()
     result = run_config(tasks, config("bad", rounds=5), ctx, pass_source="hidden")
     assert result.stopped.startswith("budget") and result.outcomes == ()
     assert stages(backend) == ["code", "tests"]  # the repair round was refused
-    assert [e["round"] for e in result.transcript if e["stage"] == "execute"] == [0]
+    assert [e.round for e in transcript.of(ExecuteEvent)] == [0]
     assert result.pass_rate == 0.0

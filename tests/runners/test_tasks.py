@@ -10,7 +10,7 @@ import pytest
 from accord.runners.sandbox import Sandbox
 from accord.runners.tasks import load_tasks
 from accord.space import TaskError
-from tests.conftest import SHARED_DATA
+from tests.helpers import SHARED_DATA
 
 # CI always has ../shared beside the clone; elsewhere the data sets may be absent.
 needs_data = pytest.mark.skipif(

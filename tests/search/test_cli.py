@@ -16,7 +16,7 @@ from accord.runners.llm import LLMRequest
 from accord.runners.testing import ScriptedBackend
 from accord.search.cli import main
 from accord.search.studyfile import load_study
-from tests.conftest import solving_script
+from tests.helpers import solving_script
 
 
 def study_of(path: Path) -> optuna.Study:
@@ -89,7 +89,7 @@ def test_ctrl_c_keeps_finished_trials_and_fails_the_running_one(
         return solve(request)
 
     backend = ScriptedBackend(interrupt_on_call_nine)
-    import accord.search.runtime as runtime
+    import accord.runners.runtime as runtime
 
     monkeypatch.setattr(runtime, "LiteLLMBackend", lambda *a, **k: backend)
     path = study_file(space='coder.model = ["good"]\ntester.temperature = {low = 0.0, high = 1.0}\n')

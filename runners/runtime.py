@@ -1,5 +1,5 @@
-"""The live dependencies of a run (gateway, local model servers, sandbox), built from a
-study definition and torn down on exit."""
+"""The live dependencies of a run (gateway, local model servers, sandbox), built from the
+models a study declares and torn down on exit."""
 
 from __future__ import annotations
 
@@ -7,16 +7,9 @@ import contextlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from accord.runners.llm import (
-    Backend,
-    Gateway,
-    LiteLLMBackend,
-    ModelSpec,
-    PrefixRouter,
-    ResponseCache,
-    default_cache_path,
-)
+from accord.runners.llm import Backend, Gateway, LiteLLMBackend, ModelSpec, PrefixRouter, ResponseCache
 from accord.runners.local import LocalServers
+from accord.runners.paths import responses_path
 from accord.runners.replay import PREFIX, ReplayBackend
 from accord.runners.sandbox import Executor, Sandbox
 
@@ -40,6 +33,6 @@ def open_runtime(
         gateway = Gateway(
             models,
             backend or PrefixRouter({PREFIX: ReplayBackend()}, LiteLLMBackend(servers.base_url)),
-            cache=ResponseCache(default_cache_path()) if use_cache else None,
+            cache=ResponseCache(responses_path()) if use_cache else None,
         )
         yield Runtime(gateway=gateway, executor=executor or stack.enter_context(Sandbox()))

@@ -1,0 +1,55 @@
+"""What a trial spends, in the study's cost unit, against an optional cap."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from accord.runners.llm.records import Completion
+from accord.space.errors import BudgetExceeded
+
+
+@dataclass(slots=True)
+class Meter:
+    unit: str = "usd"
+    cap: float | None = None
+    cost: float = 0.0
+    spent_usd: float = 0.0
+    """What was actually paid: cache hits are free."""
+    calls: int = 0
+    cache_hits: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    by_role: dict[str, float] = field(default_factory=dict)
+    by_stage: dict[str, float] = field(default_factory=dict)
+    tokens_by_role: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def amount(self, completion: Completion) -> float:
+        return {
+            "usd": completion.cost_usd,
+            "tokens": float(completion.tokens),
+            "seconds": completion.seconds,
+        }[self.unit]
+
+    def check(self) -> None:
+        if self.cap is not None and self.cost >= self.cap:
+            raise BudgetExceeded(f"cost cap of {self.cap:g} {self.unit} reached")
+
+    def charge(self, completion: Completion, role: str, stage: str = "") -> None:
+        with self._lock:
+            self._charge(completion, role, stage or role)
+
+    def _charge(self, completion: Completion, role: str, stage: str) -> None:
+        amount = self.amount(completion)
+        self.cost += amount
+        self.by_role[role] = self.by_role.get(role, 0.0) + amount
+        self.by_stage[stage] = self.by_stage.get(stage, 0.0) + amount
+        self.tokens_by_role[role] = self.tokens_by_role.get(role, 0) + completion.tokens
+        self.calls += 1
+        self.cache_hits += completion.cached
+        self.spent_usd += 0.0 if completion.cached else completion.cost_usd
+        self.prompt_tokens += completion.prompt_tokens
+        self.completion_tokens += completion.completion_tokens
+        self.seconds += completion.seconds

@@ -1,0 +1,203 @@
+"""The only module that imports litellm: the backend for real models, the mapping of
+litellm's exceptions to accord's, and the tokenizer replay corpora are counted with.
+
+litellm is imported lazily, once (it takes 3-5 s), with its price map read from the copy
+it bundles (``LITELLM_LOCAL_MODEL_COST_MAP``: no network look-up).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from accord.runners.llm.records import LOCAL_PREFIX, LLMRequest, ModelSpec, RawCompletion
+from accord.space.errors import (
+    AuthFailed,
+    ConfigError,
+    ContextTooLong,
+    LLMError,
+    LLMTimeout,
+    MalformedAnswer,
+    ProviderUnavailable,
+    RateLimited,
+    RequestRejected,
+)
+
+log = logging.getLogger(__name__)
+
+_module: Any = None
+_module_lock = threading.Lock()
+
+
+def litellm() -> Any:
+    """The litellm module, imported on first use with accord's settings."""
+    global _module
+    with _module_lock:
+        if _module is None:
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            import litellm as module
+
+            module.suppress_debug_info = True
+            module.drop_params = True
+            logging.getLogger("LiteLLM").setLevel(logging.WARNING)
+            _module = module
+    return _module
+
+
+def _error_table() -> tuple[tuple[type[BaseException], type[LLMError]], ...]:
+    """litellm's exception classes to accord's, most specific first (isinstance order)."""
+    ex = litellm().exceptions
+    return (
+        (ex.ContextWindowExceededError, ContextTooLong),
+        (ex.AuthenticationError, AuthFailed),
+        (ex.PermissionDeniedError, AuthFailed),
+        (ex.BadRequestError, RequestRejected),
+        (ex.NotFoundError, RequestRejected),
+        (ex.UnprocessableEntityError, RequestRejected),
+        (ex.RateLimitError, RateLimited),
+        (ex.Timeout, LLMTimeout),
+        (ex.APIConnectionError, ProviderUnavailable),
+        (ex.ServiceUnavailableError, ProviderUnavailable),
+        (ex.InternalServerError, ProviderUnavailable),
+        (ex.BadGatewayError, ProviderUnavailable),
+        (ex.APIResponseValidationError, MalformedAnswer),
+        (ex.APIError, ProviderUnavailable),
+        (json.JSONDecodeError, MalformedAnswer),
+    )
+
+
+def map_error(exc: BaseException, spec: ModelSpec) -> LLMError | None:
+    """accord's error for a litellm exception, or None for one it does not know (which the
+    caller re-raises: an unknown fault is not a model failure)."""
+    for source, target in _error_table():
+        if isinstance(exc, source):
+            text = str(exc).replace("\n", " ")
+            return target(f"{spec.alias} ({spec.model}): {target.__name__}: {text}"[:400])
+    return None
+
+
+def count_tokens() -> Callable[[str], int]:
+    """Token counts with tiktoken's cl100k_base, from the encodings litellm bundles."""
+    encoding: Any = litellm().encoding
+    return lambda text: len(encoding.encode(text, disallowed_special=()))
+
+
+class LiteLLMBackend:
+    """Calls any litellm-supported provider; local/<name> models go to accord's own
+    llama.cpp servers through their OpenAI-compatible API."""
+
+    def __init__(self, local_base: Callable[[str], str] | None = None) -> None:
+        self._local_base = local_base
+        self._priced: set[str] = set()
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, base: str, spec: ModelSpec) -> Any:
+        """One HTTP client per local server whose pool keeps a connection alive for every
+        call in flight: litellm's default keeps 20, so with more in flight some calls open
+        a new connection each time (3-5% of throughput at 32 in flight, measured)."""
+        with self._lock:
+            if base not in self._clients:
+                handler = litellm().llms.custom_httpx.http_handler.HTTPHandler
+                alive = max(20, spec.concurrency)
+                limits = httpx.Limits(max_connections=None, max_keepalive_connections=alive)
+                self._clients[base] = handler(client=httpx.Client(limits=limits, timeout=spec.timeout_s))
+            return self._clients[base]
+
+    def _register_price(self, module: Any, spec: ModelSpec, model: str) -> None:
+        """Give litellm the study file's price for ``model``, once. litellm prices every
+        response itself whatever we do; for a model missing from its price map it searches
+        the map on every call, which costs about 0.25 ms a call (benchmarks/gateway.py).
+        accord's own price() still decides what a call costs."""
+        if model in self._priced:
+            return
+        with self._lock:
+            if model in self._priced or not spec.priced:
+                self._priced.add(model)
+                return
+            prompt_price = spec.input_cost_per_token or 0.0
+            entry = {
+                "input_cost_per_token": prompt_price,
+                "output_cost_per_token": spec.output_cost_per_token or 0.0,
+                # accord prices every prompt token alike, cached by the provider or not
+                "cache_read_input_token_cost": prompt_price,
+                "cache_creation_input_token_cost": prompt_price,
+                "litellm_provider": model.split("/", 1)[0] if "/" in model else "openai",
+                "mode": "chat",
+            }
+            try:
+                module.register_model({model: entry})
+            except Exception as exc:  # a faster cost look-up is not worth failing a call for
+                log.debug("litellm.register_model(%s) failed: %s", model, exc)
+            self._priced.add(model)
+
+    def _route(self, spec: ModelSpec, kwargs: dict[str, Any]) -> None:
+        """Where the call goes: a local server, or the provider litellm knows."""
+        if spec.is_local:
+            if self._local_base is None:
+                raise ConfigError(f"{spec.model}: local models need the local extra and a server")
+            name = spec.model.removeprefix(LOCAL_PREFIX)
+            # litellm's route for self-hosted OpenAI-compatible servers: plain httpx, about
+            # 0.65 ms a call cheaper than its openai/ route through the OpenAI SDK
+            base = self._local_base(name)
+            client = self._client(base, spec)
+            kwargs.update(model=f"hosted_vllm/{name}", api_base=base, api_key="sk-local", client=client)
+            return
+        if spec.api_base:
+            kwargs["api_base"] = spec.api_base
+        if spec.api_key_env:
+            key = os.environ.get(spec.api_key_env)
+            if not key:
+                raise ConfigError(
+                    f"environment variable {spec.api_key_env} is not set",
+                    key=f"models.{spec.alias}.api_key_env",
+                )
+            kwargs["api_key"] = key
+
+    def __call__(self, spec: ModelSpec, request: LLMRequest) -> RawCompletion:
+        module = litellm()
+        kwargs: dict[str, Any] = {
+            "model": spec.model,
+            "messages": [dict(m) for m in request.messages],
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "max_tokens": request.max_tokens,
+            "seed": request.sample,
+            "timeout": spec.timeout_s,
+            "num_retries": 0,  # the gateway retries, with the same policy for every backend
+        }
+        self._route(spec, kwargs)
+        self._register_price(module, spec, kwargs["model"])
+        start = time.perf_counter()
+        try:
+            response = module.completion(**kwargs)
+        except Exception as exc:
+            mapped = map_error(exc, spec)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        usage = getattr(response, "usage", None)
+        text = response.choices[0].message.content or ""
+        cost: float | None = None
+        if not spec.is_local and not spec.priced:
+            # litellm has priced the response already; asking again costs a second look-up
+            cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+            if cost is None:
+                log.warning(
+                    "no litellm price for %s; set its per-token prices in the study file",
+                    spec.model,
+                )
+        return RawCompletion(
+            text=text,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            cost_usd=None if cost is None else float(cost),
+            seconds=time.perf_counter() - start,
+        )

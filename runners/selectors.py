@@ -1,0 +1,82 @@
+"""Selection strategies: one function per value of ``selection.rule`` (space/methods.py
+declares the values). Each gets the task's ballot, whose executions run only when a rule
+asks for them, and returns the index of the chosen member (None: no member has code).
+The rules themselves are pure functions on vectors, in runners/selection.py.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from accord.runners import selection
+from accord.runners.extract import imported_names, probes
+from accord.runners.loop import Member
+from accord.runners.sandbox import ExecResult, Executor
+from accord.runners.tasks import Task
+from accord.space.methods import SelectionRule
+
+
+@dataclass(frozen=True)
+class Ballot:
+    """A task's population at selection time, with the executions rules vote on."""
+
+    members: Sequence[Member]
+    task: Task
+    executor: Executor
+    timeout_s: float
+
+    def _run(self, tests: tuple[str, ...]) -> list[ExecResult | None]:
+        coded = [m for m in self.members if m.code]
+        runs = iter(self.executor.run_many([(m.code or "", tests) for m in coded], timeout_s=self.timeout_s))
+        return [next(runs) if m.code else None for m in self.members]
+
+    @functools.cached_property
+    def union(self) -> tuple[str, ...]:
+        """Every generated test of the population, once."""
+        return tuple(dict.fromkeys(t for m in self.members for t in m.tests))
+
+    @functools.cached_property
+    def pass_vectors(self) -> list[tuple[bool, ...] | None]:
+        """Per member, which tests of the union its code passes (None: no code)."""
+        return [r and r.passed for r in self._run(self.union)]
+
+    @functools.cached_property
+    def signatures(self) -> list[tuple[tuple[str, str], ...] | None]:
+        """Per member, its outputs on every call found in the generated tests."""
+        inputs = probes(self.union, self.task.entry_point, imported_names(self.task.prompt))
+        return [r and tuple((o.status.value, o.error) for o in r.outcomes) for r in self._run(inputs)]
+
+
+Selector = Callable[[Ballot], int | None]
+
+
+def single(ballot: Ballot) -> int | None:
+    return 0 if ballot.members[0].code is not None else None
+
+
+def majority(ballot: Ballot) -> int | None:
+    return selection.majority(ballot.signatures)
+
+
+def dual_agreement(ballot: Ballot) -> int | None:
+    return selection.dual_agreement(ballot.pass_vectors)
+
+
+def first_aligned(ballot: Ballot) -> int | None:
+    members = ballot.members
+    return selection.first_aligned([m.aligned for m in members], [m.own_pass_fraction for m in members])
+
+
+def most_passed(ballot: Ballot) -> int | None:
+    return selection.most_passed(ballot.pass_vectors)
+
+
+SELECTORS: Mapping[SelectionRule, Selector] = {
+    SelectionRule.SINGLE: single,
+    SelectionRule.MAJORITY: majority,
+    SelectionRule.DUAL_AGREEMENT: dual_agreement,
+    SelectionRule.FIRST_ALIGNED: first_aligned,
+    SelectionRule.MOST_PASSED: most_passed,
+}

@@ -1,0 +1,66 @@
+"""Techniques: what the coder and the tester see besides the task, one builder per value
+of ``technique`` (space/methods.py declares the values)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from accord.space.methods import Technique
+from accord.space.prompts import fewshot_context
+
+if TYPE_CHECKING:
+    from accord.runners.loop import Loop, MemberState
+
+COT_CONTEXT = (
+    "Before the code, reason step by step in a few short sentences: restate what is asked, "
+    "work through the examples, and note the edge cases. Then give the code."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Text added to the code prompt and to the tests prompt (``$context``)."""
+
+    code: str = ""
+    tests: str = ""
+
+
+Builder = Callable[["Loop", "MemberState"], Context]
+
+
+def direct(loop: Loop, s: MemberState) -> Context:
+    return Context()
+
+
+def cot(loop: Loop, s: MemberState) -> Context:
+    return Context(code=COT_CONTEXT)
+
+
+def plan(loop: Loop, s: MemberState) -> Context:
+    text = loop.ask("plan", loop.planner_template, loop.config.planner_role, "planner", s, s.index)
+    return Context(code=f"Follow this plan:\n\n{text.strip()}")
+
+
+def spec(loop: Loop, s: MemberState) -> Context:
+    """The spec is the one context the tester sees too: it holds no code."""
+    text = loop.ask("spec", loop.planner_template, loop.config.planner_role, "planner", s, s.index)
+    agreed = f"Follow this agreed specification:\n\n{text.strip()}"
+    return Context(code=agreed, tests=agreed)
+
+
+def fewshot(loop: Loop, s: MemberState) -> Context:
+    if not loop.config.fewshot_k:
+        return Context()
+    examples = loop.ctx.examples[: loop.config.fewshot_k]
+    return Context(code=fewshot_context(examples, "code"), tests=fewshot_context(examples, "tests"))
+
+
+BUILDERS: Mapping[Technique, Builder] = {
+    Technique.DIRECT: direct,
+    Technique.COT: cot,
+    Technique.PLAN: plan,
+    Technique.SPEC: spec,
+    Technique.FEWSHOT: fewshot,
+}

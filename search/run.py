@@ -1,0 +1,157 @@
+"""Running a study: ``run_study`` adds trials to a study, in this process or in local
+worker processes, and tells a Reporter how it goes. The CLI only parses and prints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import optuna
+from optuna.artifacts import FileSystemArtifactStore
+
+from accord.runners.population import TaskOutcome
+from accord.runners.runtime import open_runtime
+from accord.runners.tasks import Task, load_tasks
+from accord.search.objective import Objective
+from accord.search.study import enqueue_presets, make_storage, open_study, remaining_budget, sweep_stale
+from accord.search.studyfile import StudyDefinition
+from accord.space import TRIAL_FAULTS, AccordError, ConfigError
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunOptions:
+    n_trials: int | None = None
+    """Trials to add (default: the study's budget.n_trials)."""
+    storage: str | None = None
+    """Storage URL (default: the study file's)."""
+    workers: int = 1
+    use_cache: bool = True
+    as_worker: bool = False
+    """This process is one of ``workers``: the parent created the study and queued presets."""
+
+
+class Reporter(Protocol):
+    """What a run tells the user; the CLI draws it as progress bars and lines."""
+
+    def notice(self, message: str) -> None: ...
+    def trials(self, total: int) -> None: ...
+    def trial_tasks(self, number: int, total: int) -> Callable[[TaskOutcome], None]: ...
+    def trial_done(self, trial: optuna.trial.FrozenTrial, unit: str) -> None: ...
+
+
+def study_tasks(definition: StudyDefinition) -> tuple[Task, ...]:
+    """The tasks the study's trials run; hidden tests are required when they score."""
+    tasks = load_tasks(
+        definition.task_source,
+        ids=definition.task_ids,
+        data_dir=definition.data_dir,
+        base_dir=definition.path.parent,
+    )
+    missing = [t.task_id for t in tasks if not t.has_hidden_tests]
+    if definition.pass_source == "hidden" and missing:
+        raise ConfigError(
+            f"pass_rate = 'hidden' but {len(missing)} tasks have no hidden tests (first: {missing[0]}); "
+            "use pass_rate = 'alignment'",
+            file=str(definition.path),
+            key="objectives.pass_rate",
+        )
+    return tasks
+
+
+def run_study(definition: StudyDefinition, options: RunOptions, reporter: Reporter) -> optuna.Study:
+    """Add ``options.n_trials`` trials to the study (creating it on first use) and return it."""
+    tasks = study_tasks(definition)
+    n_trials = options.n_trials or definition.n_trials
+    storage = options.storage or definition.storage
+    backend = make_storage(storage)
+    study = open_study(definition, backend)
+    left = remaining_budget(study, definition)
+    if left is not None and left <= 0:
+        reporter.notice(
+            f"study {definition.name} has spent its budget ({definition.max_total_cost:g} "
+            f"{definition.cost_unit}, budget.max_total_cost); raise it to run more trials"
+        )
+        return study
+    if not options.as_worker:
+        swept = sweep_stale(study, backend)
+        if swept:
+            reporter.notice(
+                f"trials {', '.join(map(str, swept))} were left RUNNING by a worker that died: "
+                "marked FAIL and queued again"
+            )
+        enqueued = enqueue_presets(study, definition)
+        reporter.notice(
+            f"study {definition.name}: {len(study.trials)} trials so far, running {n_trials} more "
+            f"on {len(tasks)} tasks with {options.workers} worker{'s' * (options.workers > 1)} "
+            f"({', '.join(enqueued) or 'no'} presets newly queued)"
+        )
+    if options.workers > 1:
+        run_workers(definition, options, storage, n_trials)
+        return study
+    _optimize(study, definition, tasks, options, n_trials, reporter)
+    return study
+
+
+def _optimize(
+    study: optuna.Study,
+    definition: StudyDefinition,
+    tasks: tuple[Task, ...],
+    options: RunOptions,
+    n_trials: int,
+    reporter: Reporter,
+) -> None:
+    definition.artifact_dir.mkdir(parents=True, exist_ok=True)
+    artifacts = FileSystemArtifactStore(str(definition.artifact_dir))
+    reporter.trials(n_trials)
+
+    def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        reporter.trial_done(trial, definition.cost_unit)
+        left = remaining_budget(study, definition)
+        if left is not None and left <= 0:
+            reporter.notice(f"study cost cap of {definition.max_total_cost:g} {definition.cost_unit} reached")
+            study.stop()
+
+    with open_runtime(definition.models, use_cache=definition.cache and options.use_cache) as runtime:
+        objective = Objective(
+            definition,
+            tasks,
+            runtime.gateway,
+            runtime.executor,
+            artifacts=artifacts,
+            on_task_factory=lambda number: reporter.trial_tasks(number, len(tasks)),
+        )
+        study.optimize(
+            objective,
+            n_trials=n_trials,
+            timeout=definition.timeout_s,
+            catch=TRIAL_FAULTS,
+            callbacks=[after_trial],
+        )
+
+
+def run_workers(definition: StudyDefinition, options: RunOptions, storage: str, n_trials: int) -> None:
+    """Run the trials in ``options.workers`` processes on the same storage; the study
+    exists and its presets are queued before they start."""
+    workers = options.workers
+    shares = [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
+    command = [sys.executable, "-m", "accord.search.cli", "run", str(definition.path)]
+    command += ["--storage", storage, "--as-worker"]
+    if not options.use_cache:
+        command.append("--no-cache")
+    if definition.data_dir:
+        command += ["--data-dir", str(definition.data_dir)]
+    procs = [subprocess.Popen([*command, "--n-trials", str(n)]) for n in shares if n]
+    try:
+        codes = [proc.wait() for proc in procs]
+    except KeyboardInterrupt:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait()
+        raise
+    failed = [c for c in codes if c != 0]
+    if failed:
+        raise AccordError(f"{len(failed)} of {len(procs)} workers failed (exit {failed[0]})")
