@@ -64,6 +64,10 @@ def dual_agreement(ballot: Ballot) -> int | None:
     return selection.dual_agreement(ballot.pass_vectors)
 
 
+def dual_agreement_linear(ballot: Ballot) -> int | None:
+    return selection.dual_agreement(ballot.pass_vectors, weight=float)
+
+
 def first_aligned(ballot: Ballot) -> int | None:
     members = ballot.members
     return selection.first_aligned([m.aligned for m in members], [m.own_pass_fraction for m in members])
@@ -77,6 +81,7 @@ SELECTORS: Mapping[SelectionRule, Selector] = {
     SelectionRule.SINGLE: single,
     SelectionRule.MAJORITY: majority,
     SelectionRule.DUAL_AGREEMENT: dual_agreement,
+    SelectionRule.DUAL_AGREEMENT_LINEAR: dual_agreement_linear,
     SelectionRule.FIRST_ALIGNED: first_aligned,
     SelectionRule.MOST_PASSED: most_passed,
 }

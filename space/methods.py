@@ -105,6 +105,10 @@ class SelectionRule(Method):
         "CodeT: candidates passing the same generated tests form a group, scored by tests passed "
         "x sqrt(group size)",
     )
+    DUAL_AGREEMENT_LINEAR = (
+        "dual_agreement_linear",
+        "CodeT as the paper writes it: groups scored by tests passed x group size",
+    )
     FIRST_ALIGNED = "first_aligned", "the first aligned member; else the one passing most of its own tests"
     MOST_PASSED = "most_passed", "the candidate passing the most generated tests"
 

@@ -58,3 +58,43 @@ def test_first_aligned_then_most_own_tests_passed() -> None:
     assert first_aligned([F, F, F], [0.2, 0.9, 0.5]) == 1
     assert first_aligned([F, F], [None, 0.0]) == 1
     assert first_aligned([F], [None]) is None
+
+
+def test_linear_dual_agreement_trusts_a_large_group_over_a_lone_high_scorer() -> None:
+    # four candidates agree on passing 2 tests; one loner passes 5 (its own wrong tests)
+    vectors = [(T, T, T, T, T, F, F), *[(T, T, F, F, F, F, F)] * 4]
+    assert dual_agreement(vectors) == 0  # sqrt: 5 x 1 = 5 beats 2 x sqrt(4) = 4
+    assert dual_agreement(vectors, weight=float) == 1  # linear: 2 x 4 = 8 beats 5
+
+
+def test_the_linear_rule_is_wired_by_its_name() -> None:
+    from accord.runners.loop import Member
+    from accord.runners.sandbox import ExecResult, Status, TestOutcome
+    from accord.runners.selectors import SELECTORS, Ballot
+    from accord.runners.tasks import Task
+    from accord.space import SelectionRule
+
+    passes = {"loner": (T, T, T, T, T, F, F), "group": (T, T, F, F, F, F, F)}
+
+    class Matrix:
+        mode = "fake"
+
+        def run(self, code: str, tests: object, *, timeout_s: float) -> ExecResult:
+            return ExecResult(
+                outcomes=tuple(
+                    TestOutcome(test=str(i), status=Status.PASSED if ok else Status.FAILED)
+                    for i, ok in enumerate(passes[code])
+                )
+            )
+
+        def run_many(self, jobs: list, *, timeout_s: float) -> list[ExecResult]:
+            return [self.run(code, tests, timeout_s=timeout_s) for code, tests in jobs]
+
+    members = [
+        Member(index=i, model="m", code=code, tests=(f"assert f({i}) == 0",), tests_valid=True,
+               result=None, aligned=False, rounds=0)
+        for i, code in enumerate(["loner", "group", "group", "group", "group"])
+    ]  # fmt: skip
+    ballot = Ballot(members, Task(task_id="t", prompt="def f(x): ...", entry_point="f"), Matrix(), 1.0)
+    assert SELECTORS[SelectionRule.DUAL_AGREEMENT](ballot) == 0
+    assert SELECTORS[SelectionRule("dual_agreement_linear")](ballot) == 1
