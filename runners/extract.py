@@ -244,3 +244,24 @@ def probes(
                 calls.append(ast.unparse(node))
     show = "repr(sorted(_v, key=repr) if isinstance(_v, (set, frozenset)) else _v)[:200]"
     return tuple(f"_v = {call}\nassert False, {show}" for call in dict.fromkeys(calls))
+
+
+@_serialized
+def called_functions(code: str, tests: Sequence[str]) -> tuple[str, ...]:
+    """The top-level functions ``code`` defines that ``tests`` call by name (``accord exec``
+    and tests name no entry point: these are the ones the tests reach through the proxy)."""
+    try:
+        defined = [
+            node.name
+            for node in ast.parse(code).body
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        ]
+    except (SyntaxError, ValueError):
+        return ()
+    used: set[str] = set()
+    for test in tests:
+        try:
+            used |= {n.id for n in ast.walk(ast.parse(test)) if isinstance(n, ast.Name)}
+        except (SyntaxError, ValueError):
+            continue
+    return tuple(name for name in dict.fromkeys(defined) if name in used)

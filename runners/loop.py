@@ -92,6 +92,11 @@ class MemberState:
     """The code the self-explanation check last accepted."""
 
 
+def harness(task: Task) -> dict[str, str]:
+    """How the sandbox runs tests of ``task``: against its entry point, with its preamble."""
+    return {"entry_point": task.entry_point, "preamble": task.preamble}
+
+
 def stubs(entry_point: str) -> tuple[str, str]:
     """Trivial implementations a meaningful test set must reject."""
     return (
@@ -121,6 +126,7 @@ class Loop:
             "n_tests": max(config.min_asserts, N_TESTS),
         }
         self.allowed = imported_names(task.prompt)
+        self.harness = harness(task)
         self.repair_template = config.repairer.prompt if config.repairer else "feedback"
         self.planner_template = config.planner.prompt if config.planner else "default"
 
@@ -219,7 +225,7 @@ class Loop:
             jobs.extend((stub, s.tests) for stub in stubs(self.task.entry_point))
             if s.code and s.tests:
                 jobs.append((s.code, s.tests))
-        results = iter(executor.run_many(jobs, timeout_s=config.test_timeout_s))
+        results = iter(executor.run_many(jobs, timeout_s=config.test_timeout_s, **self.harness))
         for s in states:
             stub_results = [next(results), next(results)]
             s.valid = len(s.tests) >= config.min_asserts and not any(r.all_passed for r in stub_results)
@@ -262,7 +268,7 @@ class Loop:
             return {}
         union = tuple(dict.fromkeys(t for s in states for t in s.tests))
         runs = self.ctx.executor.run_many(
-            [(s.code or "", union) for s in coded], timeout_s=self.config.test_timeout_s
+            [(s.code or "", union) for s in coded], timeout_s=self.config.test_timeout_s, **self.harness
         )
         vectors = {s.index: r.passed for s, r in zip(coded, runs, strict=True)}
         blamed: dict[int, tuple[str, ...]] = {}

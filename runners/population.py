@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from accord.runners.loop import LoopContext, run_loops
+from accord.runners.loop import LoopContext, harness, run_loops
 from accord.runners.selectors import SELECTORS, Ballot
 from accord.runners.tasks import Task
 from accord.runners.transcript import SelectEvent
@@ -45,11 +45,11 @@ def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutco
     winner = members[chosen] if chosen is not None else None
     code = winner.code if winner else None
     hidden: bool | None = None
-    if task.hidden_test is not None:
-        hidden = (
-            bool(code)
-            and ctx.executor.run(code or "", (task.hidden_test,), timeout_s=ctx.hidden_timeout_s).all_passed
-        )
+    if task.hidden_test is not None and code:
+        check = ctx.executor.run(code, (task.hidden_test,), timeout_s=ctx.hidden_timeout_s, **harness(task))
+        hidden = check.all_passed
+    elif task.hidden_test is not None:
+        hidden = False
     outcome = TaskOutcome(
         task_id=task.task_id,
         code=code,

@@ -38,32 +38,6 @@ def become_subreaper() -> None:
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
 
 
-def reap_orphans(active: set[int], name: str = "bwrap") -> None:
-    """Reap exited children called ``name`` (never one in ``active``, still waited on)."""
-    try:
-        tasks = os.listdir("/proc/self/task")
-    except OSError:
-        return
-    for tid in tasks:
-        try:
-            with open(f"/proc/self/task/{tid}/children") as handle:
-                children = handle.read().split()
-        except OSError:
-            continue
-        for pid in map(int, children):
-            if pid in active:
-                continue
-            try:
-                with open(f"/proc/{pid}/stat") as handle:
-                    stat = handle.read()
-            except OSError:
-                continue
-            comm, state = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2]
-            if comm == name and state == "Z":
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
-
-
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket() as sock:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from accord.runners import selection
 from accord.runners.extract import imported_names, probes
-from accord.runners.loop import Member
+from accord.runners.loop import Member, harness
 from accord.runners.sandbox import ExecResult, Executor
 from accord.runners.tasks import Task
 from accord.space.methods import SelectionRule
@@ -29,7 +29,8 @@ class Ballot:
 
     def _run(self, tests: tuple[str, ...]) -> list[ExecResult | None]:
         coded = [m for m in self.members if m.code]
-        runs = iter(self.executor.run_many([(m.code or "", tests) for m in coded], timeout_s=self.timeout_s))
+        jobs = [(m.code or "", tests) for m in coded]
+        runs = iter(self.executor.run_many(jobs, timeout_s=self.timeout_s, **harness(self.task)))
         return [next(runs) if m.code else None for m in self.members]
 
     @functools.cached_property

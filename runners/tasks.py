@@ -40,6 +40,17 @@ class Task:
     def has_hidden_tests(self) -> bool:
         return self.hidden_test is not None
 
+    @property
+    def preamble(self) -> str:
+        """What the tests see besides the candidate's entry point: the prompt, when it is
+        Python (its imports and helper functions, e.g. HumanEval/38's encode_cyclic); the
+        task's own text, never the candidate's code."""
+        try:
+            ast.parse(self.prompt)
+        except (SyntaxError, ValueError):
+            return ""
+        return self.prompt
+
 
 def _open_jsonl(path: Path) -> Iterable[dict[str, Any]]:
     opener = gzip.open if path.suffix == ".gz" else open

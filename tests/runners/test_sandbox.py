@@ -116,11 +116,11 @@ def test_system_libraries_load(sandbox: Sandbox) -> None:
 
 @needs_bwrap
 def test_each_code_test_pair_runs_once(sandbox: Sandbox) -> None:
-    code = OK + "import random\nSEED = random.random()\n"
+    code = OK + "import random\nSEED = random.random()\ndef seed():\n    return SEED\n"
     before = sandbox.executed_pairs
-    first = sandbox.run(code, ["assert SEED < 2", "assert f(1) == 2"], timeout_s=1)
+    first = sandbox.run(code, ["assert seed() < 2", "assert f(1) == 2"], timeout_s=1)
     assert sandbox.executed_pairs - before == 2
-    again = sandbox.run(code, ["assert f(1) == 2", "assert SEED < 2", "assert f(1) == 7"], timeout_s=1)
+    again = sandbox.run(code, ["assert f(1) == 2", "assert seed() < 2", "assert f(1) == 7"], timeout_s=1)
     assert sandbox.executed_pairs - before == 3  # only the new pair ran
     assert [o.status for o in again.outcomes] == ["passed", "passed", "failed"]
     assert again.outcomes[1] is first.outcomes[0]
@@ -183,11 +183,15 @@ def test_nothing_a_job_writes_reaches_the_next_job() -> None:
 
 
 @needs_bwrap
-def test_a_killed_worker_is_replaced_and_the_job_fails() -> None:
+def test_a_candidate_cannot_kill_its_worker_and_a_dead_zygote_is_replaced() -> None:
+    """The worker is PID 1 of its namespace: a candidate's signals do not reach it. The
+    zygote can be killed; its worker is then replaced before the next job."""
     with Sandbox(workers=1) as box:
-        suicide = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
-        result = box.run(suicide, ["assert True"], timeout_s=2)
-        assert not result.all_passed and result.outcomes[0].status in ("error", "timeout")
+        attack = "import os, signal\nos.kill(1, signal.SIGKILL)\nos.kill(os.getppid(), signal.SIGKILL)\n" + OK
+        assert statuses(box, attack, ["assert f(1) == 2", "assert f(1) == 3"]) in (
+            ["passed", "failed"],  # the zygote died after forking the tests
+            ["error", "error"],  # ... or before: no verdict, a failure
+        )
         assert statuses(box, OK, ["assert f(1) == 2"]) == ["passed"]
 
 

@@ -79,7 +79,7 @@ def test_the_linear_rule_is_wired_by_its_name() -> None:
     class Matrix:
         mode = "fake"
 
-        def run(self, code: str, tests: object, *, timeout_s: float) -> ExecResult:
+        def run(self, code: str, tests: object, *, timeout_s: float, **harness: object) -> ExecResult:
             return ExecResult(
                 outcomes=tuple(
                     TestOutcome(test=str(i), status=Status.PASSED if ok else Status.FAILED)
@@ -87,7 +87,7 @@ def test_the_linear_rule_is_wired_by_its_name() -> None:
                 )
             )
 
-        def run_many(self, jobs: list, *, timeout_s: float) -> list[ExecResult]:
+        def run_many(self, jobs: list, *, timeout_s: float, **harness: object) -> list[ExecResult]:
             return [self.run(code, tests, timeout_s=timeout_s) for code, tests in jobs]
 
     members = [

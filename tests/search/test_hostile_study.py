@@ -1,0 +1,67 @@
+"""A study whose coder answers carry a sandbox escape: the answers score as failures, and
+the trials after them are judged correctly."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import optuna
+import pytest
+
+import accord.runners.runtime as runtime
+from accord.runners.llm import LLMRequest
+from accord.runners.testing import ScriptedBackend, fenced
+from accord.search.cli import main
+from accord.search.studyfile import load_study
+from tests.helpers import BAD_CODE, GOOD_CODE, GOOD_TESTS, entry_of
+
+# Rewrites every "failed" it can reach in any process's memory into "passed" (in an
+# earlier sandbox this turned the worker's verdicts into passes for good).
+PAYLOAD = textwrap.dedent(
+    """
+    import os, re
+    for _pid in [p for p in os.listdir('/proc') if p.isdigit()]:
+        try:
+            _maps = open(f'/proc/{_pid}/maps').read()
+            _mem = open(f'/proc/{_pid}/mem', 'r+b')
+        except OSError:
+            continue
+        for _line in _maps.splitlines():
+            _start, _end = (int(x, 16) for x in _line.split()[0].split('-'))
+            try:
+                _mem.seek(_start)
+                _data = _mem.read(_end - _start)
+            except OSError:
+                continue
+            for _m in re.finditer(b'failed', _data):
+                _mem.seek(_start + _m.start())
+                _mem.write(b'passed')
+    """
+)
+
+
+def test_escape_payloads_score_as_failures_and_later_trials_are_unaffected(
+    study_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def coder(request: LLMRequest) -> str:
+        entry = entry_of(request)
+        if request.model == "bad":  # wrong code, carrying the payload
+            return fenced(PAYLOAD + "\n" + BAD_CODE[entry])
+        return fenced(GOOD_CODE[entry])
+
+    script = {"coder": coder, "tester": lambda r: fenced(GOOD_TESTS[entry_of(r)])}
+    backend = ScriptedBackend(lambda r: script[r.role](r))
+    monkeypatch.setattr(runtime, "LiteLLMBackend", lambda *a, **k: backend)
+    path = study_file(space='coder.model = ["bad", "good"]\n')
+    path.write_text(path.read_text().replace('sampler = "random"', 'sampler = "random"\npresets = []'))
+    assert main(["run", str(path), "--n-trials", "6"]) == 0
+    definition = load_study(path)
+    trials = optuna.load_study(study_name=definition.name, storage=definition.storage).trials
+    models = [t.params["coder.model"] for t in trials]
+    assert "bad" in models and "good" in models  # both kinds ran, interleaved on the same sandbox
+    for trial in trials:
+        expected = 1.0 if trial.params["coder.model"] == "good" else 0.0
+        assert trial.values[0] == expected, (trial.number, trial.params)
+        assert trial.user_attrs["alignment_rate"] == expected
