@@ -54,17 +54,18 @@ FORGERIES = {
         os._exit(0)
     """,
     "exec replaced": "import builtins\nbuiltins.exec = lambda *a, **k: None\n",
-    "compile replaced": "import builtins\nbuiltins.compile = lambda *a, **k: compile('pass', 'x', 'exec')\n",
+    "compile replaced": "import builtins\n_compile = builtins.compile\nbuiltins.compile = lambda *a, **k: _compile('pass', 'x', 'exec')\n",
     "the harness's channels from the caller's frame": """
         import sys
         frame = sys._getframe(1)
         while frame is not None:
-            for value in list(frame.f_locals.values()):
-                send = getattr(value, "send", None)
-                if callable(send):
+            for name, value in list(frame.f_locals.items()) + list(frame.f_globals.items()):
+                for sender in (value if name == "emit" else None, getattr(value, "send", None)):
+                    if not callable(sender):
+                        continue
                     for item in ({"load_error": None}, ["passed", ""], {"loaded": True}, {"value": True}):
                         try:
-                            send(item)
+                            sender(item)
                         except Exception:
                             pass
             frame = frame.f_back
@@ -91,7 +92,7 @@ FORGERIES = {
             def __eq__(self, other):
                 return True
             def __ne__(self, other):
-                return False
+                return True
             __hash__ = str.__hash__
         def f():
             return Liar("ESCAPED")
@@ -272,7 +273,7 @@ def test_the_candidate_never_sees_the_tests_of_this_or_an_earlier_job(box: Sandb
     """
     assert statuses(box, spy, ["assert found() is False"], timeout_s=20.0) == ["passed"]
     # the same spy, given the secret in this very job's tests, cannot see it either
-    assert statuses(box, spy, ["assert found() is False or 'HIDDEN-7f3a'"], timeout_s=20.0) == ["passed"]
+    assert statuses(box, spy, ["assert found() is False and 'HIDDEN-7f3a'"], timeout_s=20.0) == ["passed"]
 
 
 def test_memory_is_capped_for_the_whole_job() -> None:
@@ -298,19 +299,21 @@ def test_memory_is_capped_for_the_whole_job() -> None:
 
 
 def test_disk_is_capped(box: Sandbox) -> None:
+    # files of 4 MB each (under the per-file limit): only /tmp's size can stop them
     filler = """
         def f():
             written = 0
             try:
-                with open('/tmp/fill', 'wb') as out:
-                    for _ in range(1500):
-                        out.write(b'x' * 1024 * 1024)
-                        written += 1
+                for i in range(400):
+                    with open(f'/tmp/fill{i}', 'wb') as out:
+                        for _ in range(4):
+                            out.write(b'x' * 1024 * 1024)
+                            written += 1
             except OSError:
                 pass
             return written
     """
-    assert statuses(box, filler, ["assert f() <= 64"], timeout_s=10.0) == ["passed"]
+    assert statuses(box, filler, ["assert f() <= 64"], timeout_s=20.0) == ["passed"]
     honest_job_is_right(box)
 
 

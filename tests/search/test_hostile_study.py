@@ -18,26 +18,30 @@ from accord.search.studyfile import load_study
 from tests.helpers import BAD_CODE, GOOD_CODE, GOOD_TESTS, entry_of
 
 # Rewrites every "failed" it can reach in any process's memory into "passed" (in an
-# earlier sandbox this turned the worker's verdicts into passes for good).
+# earlier sandbox this turned the worker's verdicts into passes for good). A module-level
+# try block, so that code extraction keeps it: it runs when the code loads.
 PAYLOAD = textwrap.dedent(
     """
-    import os, re
-    for _pid in [p for p in os.listdir('/proc') if p.isdigit()]:
-        try:
-            _maps = open(f'/proc/{_pid}/maps').read()
-            _mem = open(f'/proc/{_pid}/mem', 'r+b')
-        except OSError:
-            continue
-        for _line in _maps.splitlines():
-            _start, _end = (int(x, 16) for x in _line.split()[0].split('-'))
+    try:
+        import os, re
+        for _pid in [p for p in os.listdir('/proc') if p.isdigit()]:
             try:
-                _mem.seek(_start)
-                _data = _mem.read(_end - _start)
+                _maps = open(f'/proc/{_pid}/maps').read()
+                _mem = open(f'/proc/{_pid}/mem', 'r+b')
             except OSError:
                 continue
-            for _m in re.finditer(b'failed', _data):
-                _mem.seek(_start + _m.start())
-                _mem.write(b'passed')
+            for _line in _maps.splitlines():
+                _start, _end = (int(x, 16) for x in _line.split()[0].split('-'))
+                try:
+                    _mem.seek(_start)
+                    _data = _mem.read(_end - _start)
+                    for _m in re.finditer(b'failed', _data):
+                        _mem.seek(_start + _m.start())
+                        _mem.write(b'passed')
+                except (OSError, ValueError, OverflowError):
+                    continue
+    except Exception:
+        pass
     """
 )
 
@@ -49,19 +53,26 @@ def test_escape_payloads_score_as_failures_and_later_trials_are_unaffected(
         entry = entry_of(request)
         if request.model == "bad":  # wrong code, carrying the payload
             return fenced(PAYLOAD + "\n" + BAD_CODE[entry])
+        if request.model == "half":  # right for add, wrong for rev: a forged pass would show
+            return fenced((GOOD_CODE if entry == "add" else BAD_CODE)[entry])
         return fenced(GOOD_CODE[entry])
 
     script = {"coder": coder, "tester": lambda r: fenced(GOOD_TESTS[entry_of(r)])}
     backend = ScriptedBackend(lambda r: script[r.role](r))
     monkeypatch.setattr(runtime, "LiteLLMBackend", lambda *a, **k: backend)
-    path = study_file(space='coder.model = ["bad", "good"]\n')
+    path = study_file(
+        space='coder.model = ["bad", "good", "half"]\n',
+        extra='[models.half]\nmodel = "fake/half"\ninput_cost_per_token = 1e-6\noutput_cost_per_token = 2e-6\n',
+    )
     path.write_text(path.read_text().replace('sampler = "random"', 'sampler = "random"\npresets = []'))
-    assert main(["run", str(path), "--n-trials", "6"]) == 0
+    assert main(["run", str(path), "--n-trials", "9"]) == 0
     definition = load_study(path)
     trials = optuna.load_study(study_name=definition.name, storage=definition.storage).trials
     models = [t.params["coder.model"] for t in trials]
-    assert "bad" in models and "good" in models  # both kinds ran, interleaved on the same sandbox
+    assert {"bad", "good", "half"} <= set(models)  # interleaved on the same sandbox
+    first_bad = models.index("bad")
+    assert any(m == "half" for m in models[first_bad:])  # a trial that could be spoiled came after
+    expected = {"bad": 0.0, "good": 1.0, "half": 0.5}
     for trial in trials:
-        expected = 1.0 if trial.params["coder.model"] == "good" else 0.0
-        assert trial.values[0] == expected, (trial.number, trial.params)
-        assert trial.user_attrs["alignment_rate"] == expected
+        assert trial.values[0] == expected[trial.params["coder.model"]], (trial.number, trial.params)
+        assert trial.user_attrs["alignment_rate"] == expected[trial.params["coder.model"]]
