@@ -261,7 +261,7 @@ class Sandbox:
                 return ExecResult(outcomes=(*outcomes, *_failed_all(remaining, TIMEOUT, reason).outcomes))
             if reply.load_error is not None or reply.never_loaded:
                 status, reason = reply.load_failure(timeout_s)
-                failed = _failed_all(remaining, status, reason).outcomes
+                failed = _failed_all(remaining, Status(status), reason).outcomes
                 return ExecResult(outcomes=(*outcomes, *failed), load_error=reason)
             pairs = zip(remaining, reply.outcomes, strict=False)
             done = [TestOutcome(test=t, status=Status(s), error=e) for t, (s, e) in pairs]

@@ -41,13 +41,15 @@ class Ballot:
     @functools.cached_property
     def pass_vectors(self) -> list[tuple[bool, ...] | None]:
         """Per member, which tests of the union its code passes (None: no code)."""
-        return [r and r.passed for r in self._run(self.union)]
+        return [r.passed if r else None for r in self._run(self.union)]
 
     @functools.cached_property
     def signatures(self) -> list[tuple[tuple[str, str], ...] | None]:
         """Per member, its outputs on every call found in the generated tests."""
         inputs = probes(self.union, self.task.entry_point, imported_names(self.task.prompt))
-        return [r and tuple((o.status.value, o.error) for o in r.outcomes) for r in self._run(inputs)]
+        return [
+            tuple((o.status.value, o.error) for o in r.outcomes) if r else None for r in self._run(inputs)
+        ]
 
 
 Selector = Callable[[Ballot], int | None]
