@@ -17,6 +17,8 @@ import contextlib
 import fcntl
 import logging
 import os
+import re
+import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,13 +128,16 @@ class Cgroup:
 
     @classmethod
     def create(cls, name: str, limits: Limits) -> Cgroup | None:
-        """A new group, or None where control groups are not available to us."""
+        """A new group, or None where control groups are not available to us (then the
+        sandbox says so: its limits are per process)."""
         if os.geteuid() != 0:
             return None
+        sweep_stale()
+        name = f"{name}-{secrets.token_hex(4)}"  # never an old group's name
         try:
             return cls._create_v2(name, limits) or cls._create_v1(name, limits)
         except OSError as exc:
-            log.debug("no control group for the sandbox: %s", exc)
+            log.warning("no control group for a sandbox worker (%s): its limits are per process", exc)
             return None
 
     @classmethod
@@ -189,3 +194,27 @@ class Cgroup:
                     break
                 except OSError:
                     time.sleep(0.02)
+
+
+_OWNED = re.compile(r"^accord-(\d+)-")
+_swept = False
+
+
+def sweep_stale() -> None:
+    """Remove the empty groups of accord processes that died without cleaning up (once
+    per process)."""
+    global _swept
+    if _swept:
+        return
+    _swept = True
+    mounts, own = _mounts(), _own_cgroup_paths()
+    parents = [mounts[k] / own.get(k, "/").lstrip("/") for k in ("memory", "pids") if k in mounts]
+    if "v2" in mounts and "" in own:
+        parents.append(mounts["v2"] / own[""].lstrip("/"))
+    for parent in parents:
+        with contextlib.suppress(OSError):
+            for entry in parent.iterdir():
+                match = _OWNED.match(entry.name)
+                if match and entry.is_dir() and not Path(f"/proc/{match[1]}").exists():
+                    with contextlib.suppress(OSError):
+                        entry.rmdir()

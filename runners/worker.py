@@ -558,9 +558,23 @@ class Zygote:
         self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.pid = os.fork()
         if self.pid == 0:
-            self.sock.close()
+            # keep nothing of the supervisor's: its pipes to the host, other zygotes' sockets
+            devnull = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(devnull, fd)
+            os.closerange(3, child.fileno())
+            os.closerange(child.fileno() + 1, 1 << 16)
             zygote_main(child)
         child.close()
+
+    def well(self):
+        """Alive and running: a job may have stopped it (SIGSTOP), so it is woken first."""
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGCONT)
+        try:
+            return os.waitpid(self.pid, os.WNOHANG)[0] == 0
+        except ChildProcessError:
+            return False
 
     def fork(self, roles, fds):
         """The pids of a new C, T or both (roles b"C", b"T", b"CT"), or None when the
@@ -575,6 +589,8 @@ class Zygote:
         return self._ask(b"kill", []) == b"killed"
 
     def _ask(self, message, fds):
+        with contextlib.suppress(OSError):  # a job may have stopped it
+            os.kill(self.pid, signal.SIGCONT)
         try:
             socket.send_fds(self.sock, [message], fds)
         except OSError:
@@ -626,24 +642,39 @@ def _read_verdicts(channel, tests, timeout):
     return load, outcomes, ""
 
 
-def _scrub(path):
-    """Remove everything under ``path``, whatever modes a job left on it."""
+def _scrub(root):
+    """Remove everything under ``root``, whatever modes a job left on it, however deep
+    (no recursion), and reset what the folder itself could carry to the next job: its
+    mode, extended attributes (a default ACL among them) and times."""
+    stack = [root]
+    while stack:  # first make every folder enterable, top down
+        folder = stack.pop()
+        with contextlib.suppress(OSError):
+            os.chmod(folder, 0o700)
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            stack.extend(e.path for e in entries if e.is_dir(follow_symlinks=False))
+    for folder, dirs, files in os.walk(root, topdown=False):
+        for name in files:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+        for name in dirs:
+            path = os.path.join(folder, name)
+            with contextlib.suppress(OSError):
+                os.unlink(path) if os.path.islink(path) else os.rmdir(path)
     with contextlib.suppress(OSError):
-        os.chmod(path, 0o700)
+        for attribute in os.listxattr(root):
+            with contextlib.suppress(OSError):
+                os.removexattr(root, attribute)
+    with contextlib.suppress(OSError):
+        os.utime(root, (0, 0))
+
+
+def _pristine(root):
+    """Nothing is left in ``root`` or on it."""
     try:
-        names = os.listdir(path)
+        return not os.listdir(root) and not os.listxattr(root)
     except OSError:
-        return
-    for name in names:
-        full = os.path.join(path, name)
-        try:
-            if os.path.isdir(full) and not os.path.islink(full):
-                _scrub(full)
-                os.rmdir(full)
-            else:
-                os.unlink(full)
-        except OSError:
-            pass
+        return not os.path.exists(root)
 
 
 def _settle(zygotes):
@@ -702,14 +733,19 @@ def run_job(job, lean, heavy):
 
 
 def clean_up(used, lean, heavy, kill_all):
-    """After a job: kill its every process, empty the writable folders; False when
-    anything is left (the worker must then be replaced)."""
-    killed = all([zygote.kill() for zygote in used])
-    clean = killed and (_settle({lean.pid, heavy.pid}) if kill_all else True)
-    writable = SANDBOX_WRITABLE if kill_all else (JOB_DIR,)
-    for folder in writable:
-        _scrub(folder)
-    return clean and not any(os.path.exists(folder) and os.listdir(folder) for folder in writable)
+    """After a job: kill its every process, wake and check both zygotes (a job can signal
+    them), empty the writable folders; False when anything is left or broken (the worker
+    must then be replaced)."""
+    try:
+        killed = all([zygote.kill() for zygote in used])
+        zygotes_well = all(zygote.well() for zygote in (lean, heavy))
+        clean = killed and zygotes_well and (_settle({lean.pid, heavy.pid}) if kill_all else True)
+        writable = SANDBOX_WRITABLE if kill_all else (JOB_DIR,)
+        for folder in writable:
+            _scrub(folder)
+        return clean and all(_pristine(folder) for folder in writable)
+    except Exception:  # whatever went wrong, this worker is done: a fresh one takes over
+        return False
 
 
 def _preload():

@@ -321,3 +321,75 @@ def test_two_sandboxes_never_share_a_uid() -> None:
     with Sandbox(workers=2) as one, Sandbox(workers=2) as two:
         assert not set(one._uids) & set(two._uids)
         assert len(set(one._uids)) == 2
+
+
+# Found by a second red team, against the sandbox above.
+LATER = {
+    "another zygote's socket, flooded with kill requests": """
+        # numpy (this comment gets the job a process from the zygote with numpy loaded)
+        import os, socket
+        for fd in range(3, 64):
+            try:
+                s = socket.socket(fileno=os.dup(fd))
+                for _ in range(40):
+                    s.send(b"kill")
+            except OSError:
+                pass
+    """,
+    "a /tmp nested deeper than the interpreter can recurse": """
+        import os
+        os.chdir('/tmp')
+        for _ in range(1100):
+            os.mkdir('a')
+            os.chdir('a')
+        os.chdir('/')
+    """,
+    "every zygote stopped": """
+        import os, signal
+        for p in os.listdir('/proc'):
+            if p.isdigit() and int(p) not in (1, os.getpid()):
+                try:
+                    os.kill(int(p), signal.SIGSTOP)
+                except OSError:
+                    pass
+    """,
+    "a message in /tmp's extended attributes": "import os\nos.setxattr('/tmp', 'user.leak', b'hidden input 42')\n",
+    "a default ACL on /tmp": """
+        import os, struct
+        entries = b"".join(struct.pack("<HHI", tag, 0, 0xFFFFFFFF) for tag in (1, 4, 0x20))
+        os.setxattr('/tmp', 'system.posix_acl_default', struct.pack("<I", 2) + entries)
+    """,
+}
+NEXT = (
+    # numpy in the text: these run in the zygote with numpy, which an attack may target
+    "import numpy, os, tempfile\ndef g(x):\n    with tempfile.TemporaryDirectory() as folder:\n"
+    "        open(os.path.join(folder, 'x'), 'w').write('1')\n    return 2 * x\n"
+    "def leak():\n    try:\n        return os.getxattr('/tmp', 'user.leak')\n    except OSError:\n        return None\n"
+)
+
+
+@pytest.mark.parametrize("attack", list(LATER))
+def test_what_a_job_does_to_its_worker_never_reaches_the_next_job(box: Sandbox, attack: str) -> None:
+    code = (
+        "try:\n" + textwrap.indent(textwrap.dedent(LATER[attack]), "    ") + "\nexcept Exception:\n    pass\n"
+    )
+    box.run(code + ESCAPE, [FORGED], timeout_s=2.0)
+    for i in range(3):  # the jobs after it, on the same worker, plain and with numpy
+        tests = [f"assert g({i}) == {2 * i}", "assert leak() is None", "assert g(1) == 3"]
+        start = time.monotonic()
+        assert statuses(box, NEXT + f"# job {i}\n", tests, timeout_s=5.0) == ["passed", "passed", "failed"]
+        assert statuses(box, f"def g(x):\n    return 2 * x + {i}\n", ["assert g(1) == 2"]) == [
+            "passed" if i == 0 else "failed"
+        ]
+        assert time.monotonic() - start < 8, attack
+
+
+def test_code_too_deep_to_parse_is_a_result_not_a_crash(box: Sandbox) -> None:
+    deep = "x = " + "+".join(["1"] * 5000) + "\ndef add(a, b):\n    return a - b\n"
+    # no entry point given: the host parses the code to find it, and must not raise
+    (outcome,) = box.run(deep, ["assert add(2, 3) == 5"], timeout_s=5.0).outcomes
+    assert outcome.status in ("failed", "error")
+    from accord.runners.extract import extract_code
+
+    extracted = extract_code(f"```python\n{deep}```", prompt="def add(a, b):\n    pass\n", entry_point="add")
+    assert extracted is None or "def add" in extracted  # a value either way, never an exception
