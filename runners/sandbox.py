@@ -46,7 +46,11 @@ from accord.space.errors import SandboxError
 
 log = logging.getLogger(__name__)
 
-WORKER = Path(__file__).with_name("worker.py").read_text(encoding="utf-8")
+WORKER_PARTS = ("common", "hardening", "values", "candidate", "tests", "zygote", "supervisor")
+WORKER = "\n".join(
+    (Path(__file__).with_name("worker") / f"{part}.py").read_text(encoding="utf-8") for part in WORKER_PARTS
+)
+"""The worker script (runners/worker/, one file per part), as it runs inside the sandbox."""
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 MAX_WORKERS = 16
 
