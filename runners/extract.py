@@ -13,7 +13,7 @@ import functools
 import re
 import threading
 from collections.abc import Callable, Sequence
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.DOTALL)
 _BUILTINS = frozenset(dir(builtins))
@@ -22,17 +22,26 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _serialized(fn: Callable[P, R]) -> Callable[P, R]:
-    """CPython 3.11 before 3.11.8 can raise "SystemError: AST constructor recursion depth
-    mismatch" when threads parse at once (gh-106905); population members extract in
-    parallel threads, so every entry point parses under one lock."""
+def _parsing(unusable: Any) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Every entry point here parses model output or candidate code in accord's own
+    process, so it must never raise: output nested deep enough to exhaust the parser
+    (RecursionError, MemoryError) is as unusable as output that does not parse, and gives
+    ``unusable``. And CPython 3.11 before 3.11.8 can raise "SystemError: AST constructor
+    recursion depth mismatch" when threads parse at once (gh-106905); population members
+    extract in parallel threads, so every entry point parses under one lock."""
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with _AST_LOCK:
-            return fn(*args, **kwargs)
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            with _AST_LOCK:
+                try:
+                    return fn(*args, **kwargs)
+                except (RecursionError, MemoryError):
+                    return cast(R, unusable)
 
-    return wrapper
+        return wrapper
+
+    return decorate
 
 
 def _blocks(text: str) -> list[str]:
@@ -104,7 +113,7 @@ def _strip_scaffolding(source: str) -> str:
     return "\n".join("\n".join(lines[start(node) : node.end_lineno]) for node in kept)
 
 
-@_serialized
+@_parsing(None)
 def extract_code(text: str, *, prompt: str, entry_point: str) -> str | None:
     """The function from a completion, with the prompt's imports; None when unusable."""
     blocks = _blocks(text)
@@ -174,7 +183,7 @@ def _statements(source: str, max_merge: int = 6) -> list[ast.stmt]:
     return found
 
 
-@_serialized
+@_parsing(())
 def extract_tests(
     text: str, *, entry_point: str, allowed_names: frozenset[str] = frozenset()
 ) -> tuple[str, ...]:
@@ -199,7 +208,7 @@ def extract_tests(
     return tuple(tests)
 
 
-@_serialized
+@_parsing(frozenset())
 def imported_names(prompt: str) -> frozenset[str]:
     """Names the prompt's import lines bind (tests may use them too)."""
     names: set[str] = set()
@@ -210,7 +219,7 @@ def imported_names(prompt: str) -> frozenset[str]:
     return frozenset(names)
 
 
-@_serialized
+@_parsing(())
 def extract_tests_any(source: str) -> tuple[str, ...]:
     """Every top-level assert statement of a tests file, whatever function it calls."""
     return tuple(
@@ -218,7 +227,7 @@ def extract_tests_any(source: str) -> tuple[str, ...]:
     )
 
 
-@_serialized
+@_parsing(())
 def probes(
     tests: Sequence[str], entry_point: str, allowed_names: frozenset[str] = frozenset()
 ) -> tuple[str, ...]:
@@ -246,7 +255,7 @@ def probes(
     return tuple(f"_v = {call}\nassert False, {show}" for call in dict.fromkeys(calls))
 
 
-@_serialized
+@_parsing(())
 def called_functions(code: str, tests: Sequence[str]) -> tuple[str, ...]:
     """The top-level functions ``code`` defines that ``tests`` call by name (``accord exec``
     and tests name no entry point: these are the ones the tests reach through the proxy)."""
@@ -265,3 +274,65 @@ def called_functions(code: str, tests: Sequence[str]) -> tuple[str, ...]:
         except (SyntaxError, ValueError):
             continue
     return tuple(name for name in dict.fromkeys(defined) if name in used)
+
+
+_TYPE_ONLY = frozenset({"isinstance", "type", "callable", "hasattr"})
+
+
+@_parsing(frozenset())
+def pinned_calls(tests: Sequence[str], entry_point: str) -> frozenset[str]:
+    """The distinct calls of ``entry_point`` whose output the asserts pin down: a call
+    seen only inside isinstance(), type(), callable() or hasattr() pins nothing, and
+    rewording an assert about the same call adds no call."""
+    calls: set[str] = set()
+    for test in tests:
+        try:
+            tree = ast.parse(test)
+        except (SyntaxError, ValueError):
+            continue
+        parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
+            if not (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == entry_point
+            ):
+                continue
+            parent = parents.get(id(node))
+            typed = (
+                isinstance(parent, ast.Call)
+                and isinstance(parent.func, ast.Name)
+                and parent.func.id in _TYPE_ONLY
+            )
+            if not typed:
+                calls.add(ast.unparse(node))
+    return frozenset(calls)
+
+
+@_parsing(())
+def expected_constants(tests: Sequence[str], entry_point: str, limit: int = 5) -> tuple[str, ...]:
+    """The literal values the asserts expect of ``entry_point`` (``assert f(x) == 3``): a
+    function that always returns one of them must not pass a meaningful test set."""
+    found: list[str] = []
+    for test in tests:
+        try:
+            node = ast.parse(test).body[0]
+        except (SyntaxError, ValueError, IndexError):
+            continue
+        if not (isinstance(node, ast.Assert) and isinstance(node.test, ast.Compare)):
+            continue
+        compare = node.test
+        if len(compare.ops) != 1 or not isinstance(compare.ops[0], ast.Eq | ast.Is):
+            continue
+        for side, other in ((compare.left, compare.comparators[0]), (compare.comparators[0], compare.left)):
+            is_call = (
+                isinstance(side, ast.Call) and isinstance(side.func, ast.Name) and side.func.id == entry_point
+            )
+            if not is_call:
+                continue
+            try:
+                value = ast.literal_eval(other)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                continue
+            text = repr(value)
+            if text not in found and len(text) < 10_000:
+                found.append(text)
+    return tuple(found[:limit])

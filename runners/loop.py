@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from accord.runners import repairs, techniques
-from accord.runners.extract import extract_code, extract_tests, imported_names
+from accord.runners.extract import (
+    expected_constants,
+    extract_code,
+    extract_tests,
+    imported_names,
+    pinned_calls,
+)
 from accord.runners.llm import Gateway, LLMRequest, Meter
 from accord.runners.sandbox import PASSED, ExecResult, Executor
 from accord.runners.tasks import Task
@@ -34,6 +40,8 @@ from accord.space.prompts import Example, PromptLibrary, load_examples
 RESAMPLE_STRIDE = 1000
 """Sample index offset per round, so a regenerated answer is a new sample."""
 N_TESTS = 5
+MEASURE_STAGES = frozenset({"tests", "explain", "check"})
+"""The stages a lone, unrepaired sample's answer does not depend on."""
 MAX_PARALLEL_MEMBERS = 16
 HIDDEN_TIMEOUT_S = 10.0
 """Default time-out of one task's hidden-test check (the study file's tasks.hidden_timeout_s)."""
@@ -52,6 +60,8 @@ class LoopContext:
     examples: tuple[Example, ...] = field(default_factory=load_examples)
     hidden_timeout_s: float = HIDDEN_TIMEOUT_S
     """Time-out of a hidden-test evaluation (the whole check of one task)."""
+    draw: int = 0
+    """Which repeat of the run (0 for the search; ``accord confirm --repeats`` uses more)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,11 +107,17 @@ def harness(task: Task) -> dict[str, str]:
     return {"entry_point": task.entry_point, "preamble": task.preamble}
 
 
-def stubs(entry_point: str) -> tuple[str, str]:
-    """Trivial implementations a meaningful test set must reject."""
+def stubs(entry_point: str, tests: Sequence[str] = ()) -> tuple[str, ...]:
+    """Trivial implementations a meaningful test set must reject: returning None, the
+    first argument, or always the same value one of its asserts expects."""
+    constants = [
+        f"def {entry_point}(*args, **kwargs):\n    return {value}\n"
+        for value in expected_constants(tests, entry_point)
+    ]
     return (
         f"def {entry_point}(*args, **kwargs):\n    return None\n",
         f"def {entry_point}(*args, **kwargs):\n    return args[0] if args else None\n",
+        *constants,
     )
 
 
@@ -127,6 +143,10 @@ class Loop:
         }
         self.allowed = imported_names(task.prompt)
         self.harness = harness(task)
+        # A lone sample that is never repaired is the answer whatever its tests say: its
+        # tests (and a self-explanation check) only measure alignment.
+        lone = config.population == 1 and config.max_rounds == 0
+        self.measure_stages = MEASURE_STAGES if lone else frozenset()
         self.repair_template = config.repairer.prompt if config.repairer else "feedback"
         self.planner_template = config.planner.prompt if config.planner else "default"
 
@@ -152,6 +172,8 @@ class Loop:
             role=name,
             stage=stage,
             task_id=self.task.task_id,
+            measure=stage in self.measure_stages,
+            draw=self.ctx.draw,
         )
         completion = self.ctx.gateway.complete(request, meter=self.ctx.meter)
         self.ctx.transcript.write(
@@ -221,14 +243,18 @@ class Loop:
         """Run each member's code against its tests, and the stubs against them."""
         config, executor = self.config, self.ctx.executor
         jobs: list[tuple[str, Sequence[str]]] = []
+        counts = []
         for s in states:
-            jobs.extend((stub, s.tests) for stub in stubs(self.task.entry_point))
+            trivial = stubs(self.task.entry_point, s.tests)
+            counts.append(len(trivial))
+            jobs.extend((stub, s.tests) for stub in trivial)
             if s.code and s.tests:
                 jobs.append((s.code, s.tests))
         results = iter(executor.run_many(jobs, timeout_s=config.test_timeout_s, **self.harness))
-        for s in states:
-            stub_results = [next(results), next(results)]
-            s.valid = len(s.tests) >= config.min_asserts and not any(r.all_passed for r in stub_results)
+        for s, count in zip(states, counts, strict=True):
+            stub_results = [next(results) for _ in range(count)]
+            enough = len(pinned_calls(s.tests, self.task.entry_point)) >= config.min_asserts
+            s.valid = enough and not any(r.all_passed for r in stub_results)
             s.result = next(results) if s.code and s.tests else None
             s.aligned = bool(s.valid and s.result is not None and s.result.all_passed)
         if config.self_explain:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from accord.runners.loop import LoopContext, harness, run_loops
-from accord.runners.selectors import SELECTORS, Ballot
+from accord.runners.leakage import shows, split
+from accord.runners.loop import LoopContext, Member, harness, run_loops
+from accord.runners.selectors import Ballot, choose
 from accord.runners.tasks import Task
 from accord.runners.transcript import SelectEvent
 from accord.space.config import RunConfig
+
+TESTER_TIMEOUT_S = 3.0
+"""Per generated assert, when the reference solution is judged against it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,6 +28,14 @@ class TaskOutcome:
     """The selected member's own tests."""
     hidden_passed: bool | None
     """None when the task has no hidden tests."""
+    unseen_passed: bool | None = None
+    """An aligned answer on the hidden checks its prompt does not show (None: not
+    aligned, or nothing unseen to judge it on): false alignment is measured on these."""
+    tests_checked: int = 0
+    """Generated asserts checked against the task's reference solution (those that only
+    restate a call the prompt shows are left out)."""
+    tests_correct: int = 0
+    """... and how many of them the reference passes (tester accuracy)."""
     rounds: int
     """Repair rounds taken, summed over the members."""
     members: int
@@ -34,22 +47,62 @@ class TaskOutcome:
 
     @property
     def falsely_aligned(self) -> bool:
-        return self.aligned and self.hidden_passed is False
+        return self.aligned and self.unseen_passed is False
+
+
+class Judge:
+    """The task's own checks, run in the sandbox like everything else: the hidden tests,
+    the hidden checks the prompt does not show, and the reference solution against the
+    generated tests."""
+
+    def __init__(self, task: Task, ctx: LoopContext) -> None:
+        self.task, self.ctx = task, ctx
+
+    def _passes(self, code: str, program: str) -> bool:
+        run = self.ctx.executor.run(
+            code, (program,), timeout_s=self.ctx.hidden_timeout_s, **harness(self.task)
+        )
+        return run.all_passed
+
+    def hidden(self, code: str | None) -> bool | None:
+        if self.task.hidden_test is None:
+            return None
+        return bool(code) and self._passes(code or "", self.task.hidden_test)
+
+    def unseen(self, code: str | None) -> bool | None:
+        program = split(self.task).unseen
+        return None if program is None or not code else self._passes(code, program)
+
+    def tester(self, members: Sequence[Member]) -> tuple[int, int]:
+        """(asserts checked, asserts the reference passes) over the population's tests."""
+        if self.task.reference is None:
+            return 0, 0
+        visible = split(self.task).visible
+        tests = [
+            t
+            for t in dict.fromkeys(t for m in members for t in m.tests)
+            if not shows(t, self.task.entry_point, visible)
+        ]
+        if not tests:
+            return 0, 0
+        run = self.ctx.executor.run(
+            self.task.reference, tests, timeout_s=TESTER_TIMEOUT_S, **harness(self.task)
+        )
+        return len(tests), sum(run.passed)
 
 
 def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutcome:
     start, calls, cost = time.perf_counter(), ctx.meter.calls, ctx.meter.cost
     members = run_loops(task, config, ctx)
     ballot = Ballot(members, task, ctx.executor, config.test_timeout_s)
-    chosen = SELECTORS[config.selection](ballot)
+    chosen = choose(config.selection, ballot)
     winner = members[chosen] if chosen is not None else None
     code = winner.code if winner else None
     hidden: bool | None = None
-    if task.hidden_test is not None and code:
-        check = ctx.executor.run(code, (task.hidden_test,), timeout_s=ctx.hidden_timeout_s, **harness(task))
-        hidden = check.all_passed
-    elif task.hidden_test is not None:
-        hidden = False
+    judge = Judge(task, ctx)
+    hidden = judge.hidden(code)
+    unseen = judge.unseen(code) if winner and winner.aligned else None
+    checked, correct = judge.tester(members)
     outcome = TaskOutcome(
         task_id=task.task_id,
         code=code,
@@ -57,6 +110,9 @@ def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutco
         aligned=bool(winner and winner.aligned),
         tests=winner.tests if winner else (),
         hidden_passed=hidden,
+        unseen_passed=unseen,
+        tests_checked=checked,
+        tests_correct=correct,
         rounds=sum(m.rounds for m in members),
         members=len(members),
         aligned_members=sum(m.aligned for m in members),

@@ -24,6 +24,9 @@ from accord.runners.llm.records import REPLAY_PREFIX, LLMRequest, ModelSpec, Raw
 from accord.space.errors import ConfigError, LLMError
 
 REPLAY_DIR_ENV = "ACCORD_REPLAY_DIR"
+DRAW_STRIDE = 37
+"""Draw d serves recorded sample (i + 37 d) mod n: a population smaller than the corpus
+gets other samples; one as large as the corpus gets the same ones (there are no others)."""
 PREFIX = REPLAY_PREFIX
 
 
@@ -85,12 +88,15 @@ class ReplayBackend:
                 f"{spec.alias}: replay corpus {corpus.name} records no {request.role or 'such'} samples "
                 "(use loop.max_rounds = 0, or a live model for repairs)"
             )
-        if not 0 <= request.sample < len(samples):
+        index = request.sample
+        if request.draw:  # another draw: other recorded samples, as far as there are any
+            index = (request.sample + DRAW_STRIDE * request.draw) % len(samples)
+        if not 0 <= index < len(samples):
             raise LLMError(
                 f"{spec.alias}: replay corpus {corpus.name} has {len(samples)} {request.role} samples "
                 f"for {request.task_id}; sample {request.sample} was asked for (population too large?)"
             )
-        text = prefix + samples[request.sample]
+        text = prefix + samples[index]
         assert self._count is not None
         return RawCompletion(
             text=text, prompt_tokens=self._count(prompt), completion_tokens=self._count(text), seconds=0.0

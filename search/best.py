@@ -76,12 +76,12 @@ def config_from_params(params: Mapping[str, Any], settings: Mapping[str, Any]) -
         raise ConfigError(f"incomplete parameters: {exc}", key="params") from exc
 
 
-def preset_config(name: str, definition: StudyDefinition) -> RunConfig:
-    """The configuration a study runs for preset ``name``; the dimensions the preset leaves
-    open take the first value the study's space allows."""
+def preset_config(name: str, definition: StudyDefinition, model: str | None = None) -> RunConfig:
+    """The configuration a study runs for preset ``name`` on a coder model (default: the
+    first); the sampling parameters it leaves open take the first value the space allows."""
     space = definition.space
     params = {dim: space.values(dim)[0] for dim in DIMENSIONS} | preset_params(
-        name, space, file=str(definition.path)
+        name, space, coder_model=model, file=str(definition.path)
     )
     return suggest(optuna.trial.FixedTrial(params), space, definition.settings)
 

@@ -16,9 +16,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import optuna
 from tqdm import tqdm
@@ -26,12 +27,13 @@ from tqdm import tqdm
 from accord.runners.extract import extract_tests_any
 from accord.runners.llm import Meter
 from accord.runners.loop import LoopContext
-from accord.runners.population import run_population
+from accord.runners.population import TaskOutcome, run_population
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
 from accord.runners.tasks import load_user_file, task_from_prompt
 from accord.search.best import export, read_export
-from accord.search.console import BarReporter, front_table, print_summary
+from accord.search.confirm import confirm
+from accord.search.console import BarReporter, front_table, interval, print_summary
 from accord.search.dashboard import start_dashboard
 from accord.search.run import RunOptions, run_study
 from accord.search.study import open_study, trial_rows
@@ -63,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         reporter.close()
     if not args.as_worker:
-        print_summary(study, definition, min_pass_rate=None)
+        print_summary(study, definition, None, args.storage)
     return 0
 
 
@@ -82,23 +84,59 @@ def cmd_show(args: argparse.Namespace) -> int:
     study = _load_existing(definition, args.storage)
     rows = trial_rows(study)
     if args.json:
-        document = {"study": definition.name, "cost_unit": definition.cost_unit, "trials": rows}
+        trials = [{**row, "rate": row["rate"].to_dict() if row["rate"] else None} for row in rows]
+        document = {"study": definition.name, "cost_unit": definition.cost_unit, "trials": trials}
         print(json.dumps(document, indent=1))
         return 0
     print(f"study {definition.name}: {len(rows)} trials (* on the Pareto front)")
     print(front_table(rows, definition.cost_unit, mark_front=True))
-    print_summary(study, definition, None)
+    print_summary(study, definition, None, args.storage)
     return 0
 
 
 def cmd_best(args: argparse.Namespace) -> int:
     definition = _definition(args)
-    chosen = print_summary(_load_existing(definition, args.storage), definition, args.min_pass_rate)
+    chosen = print_summary(
+        _load_existing(definition, args.storage), definition, args.min_pass_rate, args.storage
+    )
     if chosen is None:
         return 1
     if args.export:
         export(chosen, definition, Path(args.export))
         print(f"\nexported to {args.export}")
+    return 0
+
+
+def cmd_confirm(args: argparse.Namespace) -> int:
+    """Run the front and the presets on the held-out tasks; then the summary, chosen on
+    held-out figures."""
+    definition = _definition(args)
+    _load_existing(definition, args.storage)  # a clear error when the study has not run
+    bars: list[Any] = []
+
+    def progress(what: str, draw: int, total: int) -> Callable[[TaskOutcome], None]:
+        for bar in bars:
+            bar.close()
+        bar = tqdm(total=total, desc=f"{what} held out, draw {draw}", unit="task", leave=False)
+        bars[:] = [bar]
+        return lambda outcome: bar.update(1)
+
+    try:
+        confirmed = confirm(
+            definition, storage=args.storage, top=args.top, repeats=args.repeats,
+            use_cache=not args.no_cache, progress=progress,
+        )  # fmt: skip
+    finally:
+        for bar in bars:
+            bar.close()
+    print(f"confirmed {len(confirmed)} configurations on the held-out tasks ({args.repeats} draw(s) each)")
+    for item in confirmed:
+        preset = f" preset {item.preset}/{item.model}" if item.preset else ""
+        print(
+            f"  trial {item.trial.number:>4}{preset}: search {interval(item.search)}; "
+            f"held-out {interval(item.holdout)}"
+        )
+    print_summary(_load_existing(definition, args.storage), definition, None, args.storage)
     return 0
 
 
@@ -126,7 +164,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     definition = _definition(args)
     study = _load_existing(definition, args.storage)
     out = Path(args.out) if args.out else definition.path.parent / "runs" / f"{definition.name}-report"
-    files = write_report(study, definition, out)
+    files = write_report(study, definition, out, args.storage)
     print(f"report written: {files[0]} ({len(files) - 1} plots)")
     return 0
 
@@ -187,6 +225,16 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return 0 if result.all_passed else 1
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 1_000_000:
+        raise argparse.ArgumentTypeError(f"must be between 1 and 1000000, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="accord", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -230,6 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     solve.add_argument("--out", help="write JSON lines here (default: standard output)")
     solve.add_argument("--no-cache", action="store_true", help="bypass the response cache")
     solve.set_defaults(func=cmd_solve)
+    check = study_command("confirm", "run the front and the presets on the held-out tasks")
+    check.add_argument(
+        "--top", type=positive_int, default=3, help="configurations of the front to confirm (default 3)"
+    )
+    check.add_argument("--repeats", type=positive_int, default=1, help="draws per configuration (default 1)")
+    check.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    check.set_defaults(func=cmd_confirm)
     dash = study_command("dashboard", "open optuna-dashboard on this study")
     dash.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     dash.set_defaults(func=cmd_dashboard)

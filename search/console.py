@@ -10,8 +10,9 @@ import optuna
 from tqdm import tqdm
 
 from accord.runners.population import TaskOutcome
-from accord.search.best import cheapest_meeting
-from accord.search.study import best_trials, trial_rows
+from accord.runners.stats import Rate
+from accord.search.compare import Scored, best_preset, describe_paired, holdout_trials, paired, scored, usable
+from accord.search.study import best_trials, rate, trial_rows
 from accord.search.studyfile import StudyDefinition
 
 
@@ -19,14 +20,25 @@ def fmt(value: float | None, digits: int = 4) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
 
+def interval(rate: Rate | None) -> str:
+    if rate is None:
+        return "-"
+    low, high = rate.interval
+    return f"{rate.value:.3f} [{low:.2f}-{high:.2f}] n={rate.n}"
+
+
 def front_table(rows: Sequence[dict[str, Any]], unit: str, *, mark_front: bool = False) -> str:
     cost = f"cost ({unit})"
-    lines = [f"{'trial':>6}  {'state':<8}  {'pass_rate':>9}  {cost:>14}  {'preset':<11} configuration"]
+    head = (
+        f"{'trial':>6}  {'state':<8}  {'pass rate [95% CI] n':<24}  {cost:>12}  {'preset':<18} configuration"
+    )
+    lines = [head]
     for row in rows:
         star = "*" if mark_front and row["pareto"] else " "
+        preset = f"{row['preset']}/{row['preset_model']}" if row["preset"] else ""
         lines.append(
-            f"{star}{row['number']:>5}  {row['state']:<8}  {fmt(row['pass_rate']):>9}  "
-            f"{fmt(row['cost']):>14}  {row['preset'] or '':<11} {row['user_attrs'].get('config', '')}"
+            f"{star}{row['number']:>5}  {row['state']:<8}  {interval(row['rate']):<24}  "
+            f"{fmt(row['cost']):>12}  {preset:<18} {row['user_attrs'].get('config', '')}"
         )
     return "\n".join(lines)
 
@@ -59,9 +71,11 @@ class BarReporter:
             bar.close()
         values = trial.values or [None, None]
         self._trials.update(1)
+        stopped = f" STOPPED ({trial.user_attrs['stopped']})" if trial.user_attrs.get("stopped") else ""
         self._trials.write(
-            f"{self.prefix}trial {trial.number} {trial.state.name}: pass_rate={fmt(values[0])} "
-            f"cost={fmt(values[1])} {unit}  [{trial.user_attrs.get('config', '')}]"
+            f"{self.prefix}trial {trial.number} {trial.state.name}{stopped}: "
+            f"pass rate {interval(rate(trial))} cost={fmt(values[1])} {unit}  "
+            f"[{trial.user_attrs.get('config', '')}]"
         )
 
     def close(self) -> None:
@@ -71,25 +85,70 @@ class BarReporter:
 
 
 def print_summary(
-    study: optuna.Study, definition: StudyDefinition, min_pass_rate: float | None
+    study: optuna.Study, definition: StudyDefinition, min_pass_rate: float | None, storage: str | None = None
 ) -> optuna.trial.FrozenTrial | None:
+    """The front with intervals, the cheapest configuration meeting the bar (chosen on
+    held-out figures when the study was confirmed), and how it compares with the best
+    preset. Returns the chosen trial."""
     front = best_trials(study)
     if not front:
         print("no completed feasible trial yet")
         return None
     rows = {row["number"]: row for row in trial_rows(study)}
-    print(f"\nPareto front of study {definition.name} (pass rate up, cost down):")
+    print(f"\nPareto front of study {definition.name} on its search tasks (pass rate up, cost down):")
     print(front_table([rows[t.number] for t in front], definition.cost_unit))
-    bar = min_pass_rate if min_pass_rate is not None else max(t.values[0] for t in front)
-    chosen = cheapest_meeting(front, bar)
-    if chosen is None:
-        print(f"\nno trial on the front reaches pass rate {bar:g}")
+    confirmed = holdout_trials(storage or definition.storage, definition.name)
+    everything = scored([t for t in study.get_trials(deepcopy=False) if usable(t)], confirmed)
+    on_holdout = [s for s in everything if s.holdout is not None]
+    if on_holdout:
+        pool = _front([(s, s.holdout.value, s.holdout_cost or 0.0) for s in on_holdout if s.holdout])
+        where = "held-out"
+    else:
+        pool = _front(
+            [(s, s.search.value if s.search else 0.0, s.cost) for s in everything if s.trial in front]
+        )
+        where = "search"
+    bar = min_pass_rate if min_pass_rate is not None else max(value for _, value, _ in pool)
+    meeting = [(s, value, cost) for s, value, cost in pool if value >= bar]
+    if not meeting:
+        print(f"\nno configuration reaches pass rate {bar:g} on the {where} tasks")
         return None
-    print(
-        f"\ncheapest configuration with pass rate >= {bar:g}: trial {chosen.number} "
-        f"(pass_rate {fmt(chosen.values[0])}, cost {fmt(chosen.values[1])} {definition.cost_unit})"
-    )
-    print(f"  {chosen.user_attrs.get('config', '')}")
-    for name, value in sorted(chosen.params.items()):
+    chosen = min(meeting, key=lambda item: (item[2], -item[1], item[0].trial.number))[0]
+    print(f"\ncheapest configuration with a {where} pass rate >= {bar:g}: trial {chosen.trial.number}")
+    print(f"  {chosen.trial.user_attrs.get('config', '')}")
+    print(f"  search tasks:   {interval(chosen.search)}, cost {fmt(chosen.cost)} {definition.cost_unit}")
+    if chosen.holdout is not None:
+        repeats = f" (repeats: {chosen.holdout_rates})" if "," in chosen.holdout_rates else ""
+        print(
+            f"  held-out tasks: {interval(chosen.holdout)}{repeats}, "
+            f"cost {fmt(chosen.holdout_cost)} {definition.cost_unit}"
+        )
+    else:
+        print(
+            "  picked on the tasks it is scored on, so this pass rate is optimistic: hold tasks out "
+            "(tasks.holdout) and run `accord confirm` to measure it on tasks the search never saw"
+        )
+    _versus_preset(chosen, everything)
+    for name, value in sorted(chosen.trial.params.items()):
         print(f"  {name} = {value!r}")
-    return chosen
+    return chosen.trial
+
+
+def _front(items: list[tuple[Scored, float, float]]) -> list[tuple[Scored, float, float]]:
+    """The items no other beats on both pass rate (up) and cost (down)."""
+    return [
+        a for a in items
+        if not any(b[1] >= a[1] and b[2] <= a[2] and (b[1] > a[1] or b[2] < a[2]) for b in items)
+    ]  # fmt: skip
+
+
+def _versus_preset(chosen: Scored, everything: list[Scored]) -> None:
+    preset = best_preset([s for s in everything if s.trial.number != chosen.trial.number], chosen.model)
+    if preset is None:
+        print("  no preset ran to compare with")
+        return
+    name = f"{preset.preset} on {preset.model} (trial {preset.trial.number})"
+    print(f"  best preset: {name}: {interval(preset.chosen_rate())}, cost {fmt(preset.cost)}")
+    result = paired(chosen, preset)
+    if result is not None:
+        print("  " + describe_paired(result, "the chosen configuration", "the preset"))

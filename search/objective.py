@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from accord.runners.loop import LoopContext
 from accord.runners.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
 from accord.runners.sandbox import Executor
+from accord.runners.stats import Rate, bits
 from accord.runners.tasks import Task
 from accord.runners.transcript import JsonlTranscript
 from accord.search.study import WORKER_ATTR, remaining_budget, worker_id
@@ -25,12 +27,29 @@ from accord.space import RunConfig, suggest
 OnTask = Callable[[TaskOutcome], None]
 
 
-def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | str]:
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+SPEND_ATTR = "budget_spend"
+"""Everything a trial paid, in the study's cost unit, measurement included: what
+budget.max_total_cost counts, for failed and stopped trials too."""
+
+
+def spend_attrs(meter: Meter) -> dict[str, float | int]:
+    return {SPEND_ATTR: meter.total, "spent_usd": meter.spent_usd, "calls": meter.calls}
+
+
+def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | str | None]:
     """Scalar trial attributes (the dashboard shows them; keep them short)."""
     meter = result.meter
-    attrs: dict[str, float | int | str] = {
+    attrs: dict[str, float | int | str | None] = {
+        **spend_attrs(meter),
+        "passed_tasks": bits(result.passed),
         "alignment_rate": round(result.alignment_rate, 6),
-        "false_alignment_rate": round(result.false_alignment_rate, 6),
+        "false_alignment_rate": _rounded(result.false_alignment_rate),
+        "tester_accuracy": _rounded(result.tester_accuracy),
+        "measure_cost": meter.measure_cost,
         "tasks_done": len(result.outcomes),
         "tasks": result.n_tasks,
         "tokens": meter.prompt_tokens + meter.completion_tokens,
@@ -54,11 +73,24 @@ def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | 
     return attrs
 
 
-def _note(trial: optuna.Trial, config: RunConfig) -> None:
-    """The configuration in words, as the trial's note in optuna-dashboard."""
+def _note(trial: optuna.Trial, config: RunConfig, result: RunResult | None = None) -> None:
+    """The configuration in words (and, once scored, its pass rate with n and interval),
+    as the trial's note in optuna-dashboard."""
     preset = trial.user_attrs.get("preset")
-    heading = f"Trial {trial.number}" + (f": preset `{preset}`" if preset else "")
-    save_note(trial, f"## {heading}\n\n{config.describe()}\n")
+    model = trial.user_attrs.get("preset_model")
+    heading = f"Trial {trial.number}" + (f": preset `{preset}` on `{model}`" if preset else "")
+    text = f"## {heading}\n\n{config.describe()}\n"
+    if result is not None:
+        passed = Rate(sum(result.passed), result.n_tasks)
+        low, high = passed.interval
+        text += (
+            f"\nPass rate on the search tasks: **{passed.value:.3f}** (95% interval {low:.2f}-{high:.2f}, "
+            f"n = {passed.n}); cost {result.cost:.4g}."
+            + (f" Stopped early: {result.stopped}." if result.stopped else "")
+            + "\n\nPicked on these tasks, a configuration's rate here is optimistic: `accord confirm` "
+            "measures it on held-out tasks.\n"
+        )
+    save_note(trial, text)
 
 
 class Objective:
@@ -99,13 +131,21 @@ class Objective:
                     transcript=transcript,
                     hidden_timeout_s=definition.hidden_timeout_s,
                 )
-                result = run_config(
-                    self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task
-                )
+                try:
+                    result = run_config(
+                        self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task
+                    )
+                except BaseException:
+                    # a failed trial still paid for its calls: the study's budget counts them
+                    with contextlib.suppress(Exception):
+                        for key, spent in spend_attrs(meter).items():
+                            trial.set_user_attr(key, spent)
+                    raise
             for key, value in user_attrs(result, self.executor.mode).items():
                 trial.set_user_attr(key, value)
             self._constrain(trial, result)
             self._upload(trial, result, transcript_path)
+            _note(trial, config, result)
         return result.pass_rate, result.cost
 
     def _constrain(self, trial: optuna.Trial, result: RunResult) -> None:

@@ -16,7 +16,9 @@ from typing import Any
 
 import optuna
 
-from accord.search.study import best_trials
+from accord.runners.stats import Rate
+from accord.search.compare import Scored, best_preset, describe_paired, holdout_trials, paired, scored, usable
+from accord.search.study import best_trials, trial_rows
 from accord.search.studyfile import StudyDefinition
 
 
@@ -30,9 +32,8 @@ def _pyplot() -> Any:
 
 
 def _complete(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    return [
-        t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)) if t.values
-    ]
+    """Trials that ran in full (one a budget stopped scored only part of its tasks)."""
+    return [t for t in study.get_trials(deepcopy=False) if usable(t)]
 
 
 def plot_front(study: optuna.Study, unit: str, path: Path) -> None:
@@ -104,14 +105,17 @@ def plot_cost_vs_pass(study: optuna.Study, unit: str, path: Path) -> None:
 
 
 def importances(study: optuna.Study) -> dict[str, float]:
-    """fANOVA importances of the parameters for the pass rate ({} when too few trials)."""
+    """fANOVA importances of the parameters for the pass rate, over the trials that ran in
+    full ({} when too few): a trial a budget stopped would read as a bad configuration."""
     done = _complete(study)
     if len(done) < 3:
         return {}
+    full = optuna.create_study(directions=study.directions)
+    full.add_trials(done)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            return dict(optuna.importance.get_param_importances(study, target=lambda t: t.values[0]))
+            return dict(optuna.importance.get_param_importances(full, target=lambda t: t.values[0]))
         except (RuntimeError, ValueError):  # e.g. every trial had the same params
             return {}
 
@@ -131,48 +135,77 @@ def plot_importances(values: dict[str, float], path: Path) -> None:
     plt.close(fig)
 
 
-def _row(trial: optuna.trial.FrozenTrial, kind: str) -> str:
+def _cell(rate: Rate | None) -> str:
+    if rate is None:
+        return "-"
+    low, high = rate.interval
+    return f"{rate.value:.3f} [{low:.2f}-{high:.2f}] n={rate.n}"
+
+
+def _row(item: Scored, kind: str, versus: str = "") -> str:
     cells = [
         kind,
-        str(trial.number),
-        trial.user_attrs.get("preset", ""),
-        f"{trial.values[0]:.3f}",
-        f"{trial.values[1]:.4g}",
-        str(trial.user_attrs.get("config", "")),
+        str(item.trial.number),
+        f"{item.preset}" if item.preset else "",
+        item.model,
+        _cell(item.search),
+        f"{item.cost:.4g}",
+        _cell(item.holdout),
+        str(item.trial.user_attrs.get("config", "")),
+        versus,
     ]
     return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"
 
 
-def write_report(study: optuna.Study, definition: StudyDefinition, out: Path) -> list[Path]:
+def comparison_rows(study: optuna.Study, storage: str) -> list[str]:
+    """Every preset, then every configuration of the front that is not one, each against
+    the best preset on its own coder model (paired, on held-out tasks where confirmed)."""
+    confirmed = holdout_trials(storage, study.study_name)
+    everything = scored(_complete(study), confirmed)
+    on_front = {t.number for t in best_trials(study)}
+    rows = [_row(s, "preset") for s in everything if s.preset]
+    for item in everything:
+        if item.preset or item.trial.number not in on_front:
+            continue
+        preset = best_preset(everything, item.model)
+        versus = ""
+        if preset is not None:
+            result = paired(item, preset)
+            name = f"{preset.preset} (trial {preset.trial.number})"
+            versus = describe_paired(result, "this", name) if result else f"{name}: not on the same tasks"
+        rows.append(_row(item, "found", versus))
+    return rows
+
+
+def write_report(
+    study: optuna.Study, definition: StudyDefinition, out: Path, storage: str | None = None
+) -> list[Path]:
     """Write report.html and its PNGs into ``out``; returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     unit = definition.cost_unit
     files = [out / "pareto.png", out / "cost_vs_pass.png", out / "importances.png"]
     plot_front(study, unit, files[0])
     plot_cost_vs_pass(study, unit, files[1])
-    found = importances(study)
-    plot_importances(found, files[2])
-    done = _complete(study)
-    front = best_trials(study)
-    presets = [t for t in done if t.user_attrs.get("preset")]
-    best_found = [t for t in front if not t.user_attrs.get("preset")]
-    rows: Sequence[str] = [_row(t, "preset") for t in presets] + [_row(t, "best found") for t in best_found]
+    plot_importances(importances(study), files[2])
+    rows: Sequence[str] = comparison_rows(study, storage or definition.storage)
     states: dict[str, int] = {}
-    for trial in study.get_trials(deepcopy=False):
-        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    for row in trial_rows(study):
+        states[row["state"]] = states.get(row["state"], 0) + 1
     page = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>accord report: {html.escape(definition.name)}</title>
-<style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}table{{border-collapse:collapse}}
-td,th{{border:1px solid #ccc;padding:4px 8px;font-size:14px}}img{{max-width:100%}}</style></head>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px}}img{{max-width:100%}}</style></head>
 <body>
 <h1>Study {html.escape(definition.name)}</h1>
-<p>{len(done)} completed trials ({", ".join(f"{n} {s}" for s, n in sorted(states.items()))});
-tasks: {html.escape(definition.task_source)}; objectives: pass rate ({definition.pass_source}),
-cost ({unit}).</p>
-<h2>Presets and the best configurations found</h2>
-<table><tr><th>kind</th><th>trial</th><th>preset</th><th>pass rate</th><th>cost ({unit})</th>
-<th>configuration</th></tr>
-{"".join(rows)}
+<p>{len(_complete(study))} trials ran in full ({", ".join(f"{n} {s}" for s, n in sorted(states.items()))};
+STOPPED: cut short by a budget, scored on part of the tasks, never on the front);
+tasks: {html.escape(definition.task_source)}; objectives: pass rate ({definition.pass_source}), cost ({unit}).
+Pass rates carry their 95% Wilson interval and n. A configuration picked on the search tasks is optimistic
+there: the held-out column (from <code>accord confirm</code>) is the honest figure.</p>
+<h2>Presets and the configurations found, each against the best preset on its coder model</h2>
+<table><tr><th>kind</th><th>trial</th><th>preset</th><th>coder model</th><th>search pass rate</th>
+<th>cost ({unit})</th><th>held-out pass rate</th><th>configuration</th><th>paired test</th></tr>
+{"".join(rows) or '<tr><td colspan="9">no completed trial</td></tr>'}
 </table>
 <h2>Pareto front</h2><img src="pareto.png" alt="Pareto front">
 <h2>Cost against pass rate</h2><img src="cost_vs_pass.png" alt="cost against pass rate">

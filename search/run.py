@@ -14,11 +14,12 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from accord.runners.population import TaskOutcome
 from accord.runners.runtime import open_runtime
-from accord.runners.tasks import Task, load_tasks
+from accord.runners.tasks import Task
 from accord.search.objective import Objective
+from accord.search.preflight import preflight, study_tasks
 from accord.search.study import enqueue_presets, make_storage, open_study, remaining_budget, sweep_stale
 from accord.search.studyfile import StudyDefinition
-from accord.space import TRIAL_FAULTS, AccordError, ConfigError
+from accord.space import TRIAL_FAULTS, AccordError
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -42,28 +43,12 @@ class Reporter(Protocol):
     def trial_done(self, trial: optuna.trial.FrozenTrial, unit: str) -> None: ...
 
 
-def study_tasks(definition: StudyDefinition) -> tuple[Task, ...]:
-    """The tasks the study's trials run; hidden tests are required when they score."""
-    tasks = load_tasks(
-        definition.task_source,
-        ids=definition.task_ids,
-        data_dir=definition.data_dir,
-        base_dir=definition.path.parent,
-    )
-    missing = [t.task_id for t in tasks if not t.has_hidden_tests]
-    if definition.pass_source == "hidden" and missing:
-        raise ConfigError(
-            f"pass_rate = 'hidden' but {len(missing)} tasks have no hidden tests (first: {missing[0]}); "
-            "use pass_rate = 'alignment'",
-            file=str(definition.path),
-            key="objectives.pass_rate",
-        )
-    return tasks
-
-
 def run_study(definition: StudyDefinition, options: RunOptions, reporter: Reporter) -> optuna.Study:
-    """Add ``options.n_trials`` trials to the study (creating it on first use) and return it."""
-    tasks = study_tasks(definition)
+    """Add ``options.n_trials`` trials to the study (creating it on first use) and return it.
+    Configuration faults stop it before any trial exists."""
+    split = study_tasks(definition)
+    preflight(definition, split)
+    tasks = split.search
     n_trials = options.n_trials or definition.n_trials
     storage = options.storage or definition.storage
     backend = make_storage(storage)
@@ -85,7 +70,8 @@ def run_study(definition: StudyDefinition, options: RunOptions, reporter: Report
         enqueued = enqueue_presets(study, definition)
         reporter.notice(
             f"study {definition.name}: {len(study.trials)} trials so far, running {n_trials} more "
-            f"on {len(tasks)} tasks with {options.workers} worker{'s' * (options.workers > 1)} "
+            f"on {len(tasks)} tasks ({len(split.holdout)} more held out) with {options.workers} "
+            f"worker{'s' * (options.workers > 1)} "
             f"({', '.join(enqueued) or 'no'} presets newly queued)"
         )
     if options.workers > 1:

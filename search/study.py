@@ -24,6 +24,7 @@ import optuna
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
+from accord.runners.stats import Rate, unbits
 from accord.search.studyfile import StudyDefinition
 from accord.space import ConfigError
 
@@ -36,6 +37,7 @@ GRACE_S = 60
 MAX_RETRY = 2
 WORKER_ATTR = "worker"
 RETRY_ATTR = "retry_of"
+PRESET_ATTR, PRESET_MODEL_ATTR = "preset", "preset_model"
 
 
 def _gp(seed: int | None) -> optuna.samplers.BaseSampler:
@@ -130,8 +132,9 @@ def sweep_stale(study: optuna.Study, storage: optuna.storages.BaseStorage) -> li
         )
         if retries < MAX_RETRY:
             attrs = {RETRY_ATTR: trial.number}
-            if "preset" in trial.user_attrs:
-                attrs["preset"] = trial.user_attrs["preset"]
+            for key in (PRESET_ATTR, PRESET_MODEL_ATTR):
+                if key in trial.user_attrs:
+                    attrs[key] = trial.user_attrs[key]
             study.enqueue_trial(dict(trial.params), user_attrs=attrs)
     return failed
 
@@ -171,14 +174,36 @@ def open_study(
 
 
 def enqueue_presets(study: optuna.Study, definition: StudyDefinition) -> list[str]:
-    """Enqueue the study's presets once: a preset already tried or waiting is skipped."""
+    """Enqueue each preset once per coder model: one already tried or waiting is skipped.
+    Returns "name/model" of those queued now."""
     enqueued = []
-    for name, params in definition.preset_params.items():
-        already = any(t.user_attrs.get("preset") == name for t in study.get_trials(deepcopy=False))
-        if not already:
-            study.enqueue_trial(dict(params), user_attrs={"preset": name})
-            enqueued.append(name)
+    done = {
+        (t.user_attrs.get(PRESET_ATTR), t.user_attrs.get(PRESET_MODEL_ATTR))
+        for t in study.get_trials(deepcopy=False)
+    }
+    for preset in definition.preset_trials:
+        if (preset.name, preset.model) not in done:
+            attrs = {PRESET_ATTR: preset.name, PRESET_MODEL_ATTR: preset.model}
+            study.enqueue_trial(dict(preset.params), user_attrs=attrs)
+            enqueued.append(f"{preset.name}/{preset.model}")
     return enqueued
+
+
+def passed_vector(trial: optuna.trial.FrozenTrial) -> list[bool] | None:
+    """Per task, whether the trial passed it (None: not recorded)."""
+    text = trial.user_attrs.get("passed_tasks")
+    return unbits(text) if isinstance(text, str) and text else None
+
+
+def rate(trial: optuna.trial.FrozenTrial) -> Rate | None:
+    """The trial's pass rate as passed tasks out of n (None: no value yet)."""
+    vector = passed_vector(trial)
+    if vector is not None:
+        return Rate(sum(vector), len(vector))
+    if not trial.values:
+        return None
+    n = int(trial.user_attrs.get("tasks") or 0)
+    return Rate(round(trial.values[0] * n), n) if n else None
 
 
 def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
@@ -187,14 +212,17 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     rows = []
     for trial in study.get_trials(deepcopy=False):
         values = trial.values or [None, None]
+        stopped = trial.state == optuna.trial.TrialState.COMPLETE and trial.user_attrs.get("stopped")
         rows.append(
             {
                 "number": trial.number,
-                "state": trial.state.name,
+                "state": "STOPPED" if stopped else trial.state.name,
                 "pass_rate": values[0],
+                "rate": rate(trial),
                 "cost": values[1],
                 "pareto": trial.number in pareto,
-                "preset": trial.user_attrs.get("preset"),
+                "preset": trial.user_attrs.get(PRESET_ATTR),
+                "preset_model": trial.user_attrs.get(PRESET_MODEL_ATTR),
                 "params": dict(trial.params),
                 "user_attrs": dict(trial.user_attrs),
             }
@@ -212,9 +240,16 @@ def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 
 
 def study_cost(study: optuna.Study) -> float:
-    """The summed cost objective of the study's completed trials."""
-    done = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return sum(t.values[1] for t in done if t.values)
+    """What the study's trials have spent in its cost unit, failed ones and measurement
+    included (trials from before spend was recorded count their cost objective)."""
+    total = 0.0
+    for trial in study.get_trials(deepcopy=False):
+        spend = trial.user_attrs.get("budget_spend")
+        if spend is not None:
+            total += float(spend)
+        elif trial.state == optuna.trial.TrialState.COMPLETE and trial.values:
+            total += trial.values[1]
+    return total
 
 
 def remaining_budget(study: optuna.Study, definition: StudyDefinition) -> float | None:

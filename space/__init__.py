@@ -21,7 +21,7 @@ from accord.space.errors import (
     TaskError,
 )
 from accord.space.methods import METHODS, RepairPolicy, SelectionRule, Technique
-from accord.space.presets import PRESETS, preset_params
+from accord.space.presets import PRESETS, PresetTrial, preset_params, preset_trials
 from accord.space.prompts import PromptLibrary, Template
 from accord.space.spec import DIMENSIONS, Choice, Range, SpaceSpec, parse_space
 from accord.space.suggest import build_config, suggest
@@ -41,6 +41,7 @@ __all__ = [
     "LLMTimeout",
     "MalformedAnswer",
     "ModelSetupError",
+    "PresetTrial",
     "PromptLibrary",
     "ProviderUnavailable",
     "Range",
@@ -58,5 +59,6 @@ __all__ = [
     "build_config",
     "parse_space",
     "preset_params",
+    "preset_trials",
     "suggest",
 ]

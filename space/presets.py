@@ -1,17 +1,27 @@
-"""Known methods as fixed points of the space, enqueued as a study's first trials.
+"""Known methods as complete fixed points of the space, enqueued as a study's first trials.
 
-A preset fixes the dimensions that define the method and leaves the rest (models,
-temperatures) to the sampler. ``MAX`` stands for the largest value the study's space
-allows, so a preset adapts to the population sizes and round counts a study can afford.
+A preset is a method, not a model: it is enqueued once per coder model the study's space
+offers (or per model the study file lists in ``study.preset_models``). Its trial fixes
+every dimension that applies:
+- the dimensions that define the method, as PRESETS says (``MAX`` stands for the largest
+  value the space allows, so a preset adapts to the populations and rounds a study can
+  afford);
+- the coder model it is enqueued for; the tester, planner and repairer follow the coder
+  (the tester uses the coder's model when the space allows it);
+- every other dimension its neutral value: the default templates, no self-explanation.
+Only the sampling parameters (temperatures, top_p) stay the sampler's. A dimension the
+study fixes to one value keeps it; a searched dimension whose neutral value the space
+does not allow is an error that names the key.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from accord.space.errors import ConfigError
-from accord.space.spec import DIMENSIONS, SpaceSpec, applies
+from accord.space.spec import DIMENSIONS, SAME_AS_CODER, Choice, SpaceSpec
 
 MAX = "max"
 
@@ -66,24 +76,95 @@ PRESETS: Mapping[str, Mapping[str, Any]] = {
     },
 }
 
+FREE = ("temperature", "top_p")
+"""Sampling parameters: a method leaves them to the sampler."""
 
-def preset_params(name: str, spec: SpaceSpec, *, file: str | None = None) -> dict[str, Any]:
-    """The params a preset enqueues in this space; a value outside the space is an error."""
+
+def is_free(dimension: str) -> bool:
+    return dimension.rpartition(".")[2] in FREE
+
+
+def _fail(name: str, dim: str, value: Any, file: str | None) -> ConfigError:
+    return ConfigError(
+        f"preset {name!r} needs {dim} = {value!r}, which space.{dim} does not allow",
+        file=file,
+        key="presets",
+    )
+
+
+def _neutral(name: str, dim: str, spec: SpaceSpec, params: Mapping[str, Any], file: str | None) -> Any:
+    """The value a method that does not use ``dim`` gives it."""
+    domain = spec.domains[dim]
+    fixed = isinstance(domain, Choice) and len(domain.values) == 1
+    if DIMENSIONS[dim].kind == "model":
+        coder = params["coder.model"]
+        wanted = [SAME_AS_CODER, coder] if DIMENSIONS[dim].default == SAME_AS_CODER else [coder]
+        for value in wanted:
+            if spec.contains(dim, value):
+                return value
+        if fixed or dim == "tester.model":  # the study chose the tester: the method keeps it
+            return spec.values(dim)[0]
+        raise _fail(name, dim, wanted[0], file)
+    neutral = DIMENSIONS[dim].default
+    if spec.contains(dim, neutral):
+        return neutral
+    if fixed:
+        return spec.values(dim)[0]
+    raise _fail(name, dim, neutral, file)
+
+
+def preset_params(
+    name: str, spec: SpaceSpec, *, coder_model: str | None = None, file: str | None = None
+) -> dict[str, Any]:
+    """The params a preset enqueues for one coder model (default: the space's first):
+    every dimension that applies but the free sampling parameters."""
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})", file=file, key="presets")
+    method = {dim: max(spec.values(dim)) if value == MAX else value for dim, value in PRESETS[name].items()}
+    coder_model = coder_model or spec.values("coder.model")[0]
     params: dict[str, Any] = {}
-    for dim, value in PRESETS[name].items():
-        if value == MAX:
-            value = max(spec.values(dim))
-        params[dim] = value
-    context = {dim: dimension.default for dim, dimension in DIMENSIONS.items()} | params
-    for dim, value in list(params.items()):
-        if not applies(dim, context):
-            del params[dim]
-        elif not spec.contains(dim, value):
-            raise ConfigError(
-                f"preset {name!r} needs {dim} = {value!r}, which space.{dim} does not allow",
-                file=file,
-                key="presets",
-            )
+    context: dict[str, Any] = {}  # params plus the free ones' defaults, for the conditions
+    for dim, dimension in DIMENSIONS.items():
+        if not dimension.when(context):
+            continue
+        if dim == "coder.model":
+            value = coder_model
+        elif dim in method:
+            value = method[dim]
+        elif is_free(dim):
+            context[dim] = dimension.default
+            continue
+        else:
+            value = _neutral(name, dim, spec, params, file)
+        if not spec.contains(dim, value):
+            raise _fail(name, dim, value, file)
+        params[dim] = context[dim] = value
     return params
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PresetTrial:
+    """One preset on one coder model, as a study enqueues it."""
+
+    name: str
+    model: str
+    params: Mapping[str, Any]
+
+
+def preset_trials(
+    names: Sequence[str], spec: SpaceSpec, *, models: Sequence[str] = (), file: str | None = None
+) -> tuple[PresetTrial, ...]:
+    """Every preset once per coder model: those the space offers, or ``models``."""
+    offered = tuple(spec.values("coder.model"))
+    for model in models:
+        if model not in offered:
+            raise ConfigError(
+                f"{model!r} is not a value of space.coder.model ({', '.join(map(str, offered))})",
+                file=file,
+                key="study.preset_models",
+            )
+    return tuple(
+        PresetTrial(name=name, model=model, params=preset_params(name, spec, coder_model=model, file=file))
+        for name in names
+        for model in (models or offered)
+    )

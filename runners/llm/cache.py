@@ -56,4 +56,6 @@ def cache_key(spec: ModelSpec, request: LLMRequest) -> str:
         "max_tokens": request.max_tokens,
         "sample": request.sample,
     }
+    if request.draw:  # draw 0 keeps the keys of every answer cached before draws existed
+        identity["draw"] = request.draw
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()

@@ -14,6 +14,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, replace
+from typing import Any
 
 from accord.runners.llm.cache import ResponseCache, cache_key
 from accord.runners.llm.meter import Meter
@@ -47,7 +49,8 @@ class _Limiter:
 
 
 def price(spec: ModelSpec, raw: RawCompletion) -> float:
-    """USD for one call: the study file's per-token prices win over the provider's."""
+    """USD for one call at today's prices: the study file's per-token prices win over the
+    provider's (which the cache keeps as it was billed)."""
     if spec.priced:
         return raw.prompt_tokens * (spec.input_cost_per_token or 0.0) + raw.completion_tokens * (
             spec.output_cost_per_token or 0.0
@@ -127,31 +130,39 @@ class Gateway:
         cache = None if spec.is_replay else self.cache
         key = cache_key(spec, request) if cache is not None else ""
         hit = cache.get(key) if cache is not None else None
-        if hit is not None:
-            completion = Completion(cached=True, **hit)
-        else:
+        raw = cached_answer(hit) if hit is not None else None
+        cached = raw is not None
+        if raw is None:
             start = self._clock()
             raw = self._call(spec, request)
-            seconds = self._clock() - start
-            completion = Completion(
-                text=raw.text,
-                prompt_tokens=raw.prompt_tokens,
-                completion_tokens=raw.completion_tokens,
-                cost_usd=price(spec, raw),
-                seconds=raw.seconds if raw.seconds is not None else seconds,
-                cached=False,
-            )
+            if raw.seconds is None:
+                raw = replace(raw, seconds=self._clock() - start)
             if cache is not None:
-                cache.put(
-                    key,
-                    {
-                        "text": completion.text,
-                        "prompt_tokens": completion.prompt_tokens,
-                        "completion_tokens": completion.completion_tokens,
-                        "cost_usd": completion.cost_usd,
-                        "seconds": completion.seconds,
-                    },
-                )
+                cache.put(key, asdict(raw))
+        completion = Completion(
+            text=raw.text,
+            prompt_tokens=raw.prompt_tokens,
+            completion_tokens=raw.completion_tokens,
+            cost_usd=price(spec, raw),  # at the study's prices now, for a cached answer too
+            seconds=raw.seconds or 0.0,
+            cached=cached,
+        )
         if meter is not None:
-            meter.charge(completion, request.role, request.stage)
+            meter.charge(completion, request.role, request.stage, measure=request.measure)
         return completion
+
+
+def cached_answer(hit: Mapping[str, Any]) -> RawCompletion | None:
+    """A cached answer as the provider gave it: tokens and the provider's own price, never a
+    study's price (prices change; tokens do not). None when the entry is unreadable."""
+    try:
+        return RawCompletion(
+            text=str(hit["text"]),
+            prompt_tokens=int(hit["prompt_tokens"]),
+            completion_tokens=int(hit["completion_tokens"]),
+            # entries written before 2026-11 kept the priced cost under this name
+            cost_usd=hit.get("cost_usd"),
+            seconds=float(hit.get("seconds") or 0.0),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None

@@ -13,7 +13,11 @@ from accord.space.errors import BudgetExceeded
 class Meter:
     unit: str = "usd"
     cap: float | None = None
+    """On everything spent, measurement included: a cap protects the budget."""
     cost: float = 0.0
+    """What the configuration costs: the calls that can change its answers."""
+    measure_cost: float = 0.0
+    """Calls made only to measure (alignment of a lone sample): paid, not in the objective."""
     spent_usd: float = 0.0
     """What was actually paid: cache hits are free."""
     calls: int = 0
@@ -33,17 +37,24 @@ class Meter:
             "seconds": completion.seconds,
         }[self.unit]
 
+    @property
+    def total(self) -> float:
+        return self.cost + self.measure_cost
+
     def check(self) -> None:
-        if self.cap is not None and self.cost >= self.cap:
+        if self.cap is not None and self.total >= self.cap:
             raise BudgetExceeded(f"cost cap of {self.cap:g} {self.unit} reached")
 
-    def charge(self, completion: Completion, role: str, stage: str = "") -> None:
+    def charge(self, completion: Completion, role: str, stage: str = "", *, measure: bool = False) -> None:
         with self._lock:
-            self._charge(completion, role, stage or role)
+            self._charge(completion, role, stage or role, measure)
 
-    def _charge(self, completion: Completion, role: str, stage: str) -> None:
+    def _charge(self, completion: Completion, role: str, stage: str, measure: bool) -> None:
         amount = self.amount(completion)
-        self.cost += amount
+        if measure:
+            self.measure_cost += amount
+        else:
+            self.cost += amount
         self.by_role[role] = self.by_role.get(role, 0.0) + amount
         self.by_stage[stage] = self.by_stage.get(stage, 0.0) + amount
         self.tokens_by_role[role] = self.tokens_by_role.get(role, 0) + completion.tokens

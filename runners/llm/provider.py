@@ -32,6 +32,9 @@ from accord.space.errors import (
 
 log = logging.getLogger(__name__)
 
+DRAW_SEED_STRIDE = 1_000_003
+"""Seeds of another draw start past any sample index a run uses."""
+
 _module: Any = None
 _module_lock = threading.Lock()
 
@@ -169,7 +172,7 @@ class LiteLLMBackend:
             "temperature": request.temperature,
             "top_p": request.top_p,
             "max_tokens": request.max_tokens,
-            "seed": request.sample,
+            "seed": request.sample + DRAW_SEED_STRIDE * request.draw,
             "timeout": spec.timeout_s,
             "num_retries": 0,  # the gateway retries, with the same policy for every backend
         }

@@ -64,6 +64,9 @@ class LLMRequest:
     max_tokens: int = 512
     sample: int = 0
     """Which sample of this exact prompt: sample i of N is cached apart from sample j."""
+    draw: int = 0
+    """Which repeat of a whole run (``accord confirm --repeats``): draw d of sample i is
+    another sample, so a lucky draw can show as luck. 0 for every search trial."""
     role: str = ""
     """Who asks (coder, tester, planner, repairer): for accounting and fakes, not part of
     the cache key."""
@@ -72,6 +75,9 @@ class LLMRequest:
     check): for accounting and fakes, not part of the cache key."""
     task_id: str = ""
     """The task asked about (replay corpora are indexed by it); not part of the cache key."""
+    measure: bool = False
+    """The answer cannot change the configuration's result (the tests of a lone sample
+    without repair): it is paid, but counted apart from the cost objective."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -101,3 +101,53 @@ def test_meter_cap_refuses_calls_once_reached(tmp_path: Path) -> None:
     with pytest.raises(BudgetExceeded, match="cost cap of 25 tokens"):
         gw.complete(request(3), meter=meter)
     assert len(backend.calls) == 3
+
+
+def test_a_cached_answer_costs_what_the_study_charges_now(tmp_path: Path) -> None:
+    """The cache keeps tokens, not prices: a hit is priced at today's study price."""
+    backend = ScriptedBackend(lambda r: "three word answer")
+    cache = ResponseCache(tmp_path / "cache.sqlite")
+    cheap = ModelSpec(alias="m", model="fake/m", input_cost_per_token=1e-8, output_cost_per_token=2e-8)
+    dear = ModelSpec(alias="m", model="fake/m", input_cost_per_token=1e-6, output_cost_per_token=2e-6)
+    first = Gateway({"m": cheap}, backend, cache=cache).complete(request())
+    hit = Gateway({"m": dear}, backend, cache=cache).complete(request())
+    assert hit.cached and len(backend.calls) == 1
+    assert hit.cost_usd == pytest.approx(first.cost_usd * 100)
+    assert hit.cost_usd == pytest.approx(hit.prompt_tokens * 1e-6 + hit.completion_tokens * 2e-6)
+
+
+def test_a_lone_samples_tests_are_measurement_not_cost(tmp_path: Path) -> None:
+    """Single-shot: one model call a task in the objective; its tester call only measures."""
+    import json
+
+    from accord.runners.loop import LoopContext
+    from accord.runners.population import run_population
+    from accord.runners.sandbox import Sandbox
+    from accord.runners.tasks import load_user_file
+    from accord.space import PromptLibrary, RoleConfig, RunConfig
+    from tests.helpers import TASKS, solving_script
+
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("".join(json.dumps(t) + "\n" for t in TASKS))
+    backend = ScriptedBackend(solving_script())
+    models = {
+        "good": ModelSpec(
+            alias="good", model="fake/good", input_cost_per_token=1e-6, output_cost_per_token=1e-6
+        )
+    }
+    single = RunConfig(
+        coder=RoleConfig(model="good", prompt="direct", temperature=0.0),
+        tester=RoleConfig(model="good", prompt="basic", temperature=0.0),
+        population=1, max_rounds=0, selection="single",
+    )  # fmt: skip
+    with Sandbox(workers=1) as sandbox:
+        meter = Meter(unit="tokens")
+        ctx = LoopContext(
+            gateway=Gateway(models, backend), executor=sandbox, prompts=PromptLibrary.load(), meter=meter
+        )
+        outcome = run_population(load_user_file(path)[0], single, ctx)
+    coder, tester = backend.calls
+    assert (coder.role, tester.role) == ("coder", "tester") and outcome.aligned
+    assert meter.calls == 2 and meter.by_role["coder"] == meter.cost > 0
+    assert meter.measure_cost == meter.by_role["tester"] > 0
+    assert outcome.cost == meter.cost  # the task's cost is the one call that made its answer

@@ -213,8 +213,10 @@ def test_fewshot_and_cot_shape_the_prompts(tmp_path: Path, tasks: tuple, sandbox
     ctx = context(tmp_path, backend, sandbox)
     run_loops(tasks[0], config(technique="fewshot", fewshot_k=2), ctx)
     code_prompt, tests_prompt = (c.messages[-1]["content"] for c in backend.calls[:2])
-    assert code_prompt.count("Task:") == 2 and "def count_vowels" in code_prompt
-    assert "assert count_vowels('Hello') == 2" in tests_prompt and "sum(1 for ch" not in tests_prompt
+    assert code_prompt.count("Task:") == 2 and "def initials" in code_prompt
+    assert (
+        "assert initials('ada lovelace') == 'A.L.'" in tests_prompt and "part[0].upper()" not in tests_prompt
+    )
     run_loops(tasks[0], config(technique="cot"), ctx)
     assert "step by step" in backend.calls[2].messages[-1]["content"]
     assert "step by step" not in backend.calls[3].messages[-1]["content"]
@@ -299,3 +301,35 @@ def test_budget_exhausted_mid_loop_stops_cleanly(tmp_path: Path, tasks: tuple, s
     assert stages(backend) == ["code", "tests"]  # the repair round was refused
     assert [e.round for e in transcript.of(ExecuteEvent)] == [0]
     assert result.pass_rate == 0.0
+
+
+@pytest.mark.parametrize(
+    ("tests", "code"),
+    [
+        # type checks pin no output: `return a * b` passes them
+        (
+            "assert isinstance(add(1, 2), int)\nassert isinstance(add(3, 4), int)\nassert isinstance(add(5, 6), int)",
+            "return a * b",
+        ),
+        # three rewordings of one call are one call
+        ("assert add(2, 3) == 5\nassert add(2, 3) > 4\nassert not add(2, 3) != 5", "return 5"),
+        # every assert expects the same value: a constant function passes them all
+        ("assert add(2, 3) == 5\nassert add(1, 4) == 5\nassert add(0, 5) == 5", "return 5"),
+    ],
+)
+def test_weak_test_sets_do_not_align(
+    tmp_path: Path, tasks: tuple, sandbox: Sandbox, tests: str, code: str
+) -> None:
+    script = by_role({"coder": fenced(f"def add(a, b):\n    {code}"), "tester": fenced(tests)})
+    [member] = run_loops(tasks[0], config(), context(tmp_path, ScriptedBackend(script), sandbox))
+    assert member.result is not None and member.result.all_passed  # the wrong code passes them...
+    assert not member.tests_valid and not member.aligned  # ...so they prove nothing
+
+
+def test_selection_answers_whenever_a_member_has_code(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+    """Members with code but no usable tests: first_aligned used to return no answer."""
+    script = by_role({"coder": fenced(GOOD_CODE["add"]), "tester": "I cannot write tests for this."})
+    ctx = context(tmp_path, ScriptedBackend(script), sandbox)
+    for rule in ("first_aligned", "most_passed", "majority", "dual_agreement", "dual_agreement_linear"):
+        outcome = run_population(tasks[0], config(population=3, selection=rule), ctx)
+        assert outcome.selected == 0 and outcome.hidden_passed, rule

@@ -1,18 +1,44 @@
 from __future__ import annotations
 
-from accord.runners.selection import dual_agreement, first_aligned, majority, most_passed
+from accord.runners.selection import (
+    dual_agreement,
+    dual_agreement_group,
+    first_aligned,
+    majority,
+    most_passed,
+)
 
 T, F = True, False
 
 
+def out(*values: str) -> tuple[tuple[str, str], ...]:
+    """A candidate's signature: each probe "fails" with the output as its message."""
+    return tuple(("failed", v) for v in values)
+
+
 def test_majority_picks_the_largest_behaviour_group() -> None:
-    outputs = [("1", "2"), ("1", "3"), ("1", "2"), None, ("1", "2")]
+    outputs = [out("1", "2"), out("1", "3"), out("1", "2"), None, out("1", "2")]
     assert majority(outputs) == 0  # three candidates behave alike, beating two loners
 
 
 def test_majority_breaks_ties_on_order() -> None:
-    assert majority([("a",), ("b",), ("b",), ("a",)]) == 0
-    assert majority([None, ("b",), ("a",)]) == 1
+    assert majority([out("a"), out("b"), out("b"), out("a")]) == 0
+    assert majority([None, out("b"), out("a")]) == 1
+
+
+def test_candidates_that_show_no_behaviour_cannot_win_as_a_bloc() -> None:
+    crashed = (("error", "ZeroDivisionError"), ("timeout", "no result within 1 s"))
+    nothing = out("None", "None")
+    # three silent candidates outnumber two that agree on real outputs, and lose
+    assert majority([crashed, nothing, crashed, out("3", "4"), out("3", "4")]) == 3
+    assert majority([crashed, crashed]) == 0  # when all are silent, the bloc is all there is
+
+
+def test_without_probes_the_most_common_code_wins() -> None:
+    codes = ["def f():\n  return 1", "def f():\n    return 2", "def f():  \n  return 1"]
+    assert majority([(), (), ()], codes) == 0
+    assert majority([None, None, None], [None, "x", "x"]) == 1
+    assert majority([None], [None]) is None
 
 
 def test_no_usable_candidate_selects_nothing() -> None:
@@ -48,7 +74,7 @@ def test_most_passed_picks_the_most_tests_then_the_earliest() -> None:
 
 
 def test_rules_disagree_on_the_same_matrix() -> None:
-    signatures = [v if v is None else tuple(v) for v in MATRIX]
+    signatures = [v if v is None else out(*map(str, v)) for v in MATRIX]
     assert {majority(signatures), dual_agreement(MATRIX), most_passed(MATRIX)} == {1, 6}
     assert first_aligned([F] * 9, [None if v is None else sum(v) / len(v) for v in MATRIX]) == 6
 
@@ -64,7 +90,7 @@ def test_linear_dual_agreement_trusts_a_large_group_over_a_lone_high_scorer() ->
     # four candidates agree on passing 2 tests; one loner passes 5 (its own wrong tests)
     vectors = [(T, T, T, T, T, F, F), *[(T, T, F, F, F, F, F)] * 4]
     assert dual_agreement(vectors) == 0  # sqrt: 5 x 1 = 5 beats 2 x sqrt(4) = 4
-    assert dual_agreement(vectors, weight=float) == 1  # linear: 2 x 4 = 8 beats 5
+    assert dual_agreement_group(vectors, size_weight=float)[0] == 1  # linear: 2 x 4 = 8 beats 5
 
 
 def test_the_linear_rule_is_wired_by_its_name() -> None:
@@ -91,7 +117,7 @@ def test_the_linear_rule_is_wired_by_its_name() -> None:
             return [self.run(code, tests, timeout_s=timeout_s) for code, tests in jobs]
 
     members = [
-        Member(index=i, model="m", code=code, tests=(f"assert f({i}) == 0",), tests_valid=True,
+        Member(index=i, model="m", code=code, tests=tuple(f"assert f({k}) == 0" for k in range(7)), tests_valid=True,
                result=None, aligned=False, rounds=0)
         for i, code in enumerate(["loner", "group", "group", "group", "group"])
     ]  # fmt: skip

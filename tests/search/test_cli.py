@@ -42,7 +42,10 @@ def test_run_scores_trials_with_attributes_and_artifacts(
         assert cost > 0
         attrs = trial.user_attrs
         assert attrs["calls"] >= 4 and attrs["tokens"] > 0 and attrs["tasks_done"] == 2
-        assert attrs["alignment_rate"] == pass_rate and attrs["false_alignment_rate"] == 0.0
+        assert attrs["alignment_rate"] == pass_rate
+        # nothing aligned: false alignment is undefined, not zero
+        assert attrs["false_alignment_rate"] == (0.0 if pass_rate else None)
+        assert attrs["tester_accuracy"] is None  # a user task file holds no reference solution
         assert attrs["sandbox"] == "bwrap"
         assert all(not isinstance(v, list | dict) and len(str(v)) < 1024 for v in attrs.values())
     artifact_dir = load_study(path).artifact_dir
@@ -60,18 +63,26 @@ def test_rerun_adds_trials_and_presets_are_enqueued_once(
     path.write_text(
         path.read_text().replace("[study]\n", '[study]\npresets = ["single-shot", "self-debug"]\n', 1)
     )
-    assert main(["run", str(path), "--n-trials", "3"]) == 0
+    assert main(["run", str(path), "--n-trials", "5"]) == 0
     first = study_of(path).trials
-    assert [t.user_attrs.get("preset") for t in first[:2]] == ["single-shot", "self-debug"]
-    assert first[1].params["loop.max_rounds"] == 2
+    # each preset once per coder model, before anything the sampler picks
+    presets = [(t.user_attrs.get("preset"), t.user_attrs.get("preset_model")) for t in first[:4]]
+    assert presets == [
+        ("single-shot", "good"),
+        ("single-shot", "bad"),
+        ("self-debug", "good"),
+        ("self-debug", "bad"),
+    ]
+    assert [t.params["coder.model"] for t in first[:4]] == ["good", "bad", "good", "bad"]
+    assert first[2].params["loop.max_rounds"] == 2 and "preset" not in first[4].user_attrs
     calls_after_first = len(fake_backend.calls)
     assert main(["run", str(path), "--n-trials", "2"]) == 0
     second = study_of(path).trials
-    assert len(second) == 5
-    assert [t.number for t in second] == list(range(5))
-    for before, after in zip(first, second[:3], strict=True):
+    assert len(second) == 7
+    assert [t.number for t in second] == list(range(7))
+    for before, after in zip(first, second[:5], strict=True):
         assert (before.values, before.params) == (after.values, after.params)
-    assert [t.user_attrs.get("preset") for t in second].count("single-shot") == 1
+    assert [t.user_attrs.get("preset") for t in second].count("single-shot") == 2
     # The response cache answers what earlier trials already asked.
     assert len(fake_backend.calls) - calls_after_first < calls_after_first
 
@@ -202,14 +213,14 @@ def test_study_cost_cap_stops_the_study_and_later_runs(
         space='coder.model = ["good"]\ntester.temperature = {low = 0.0, high = 1.0}\n',
     )
     assert main(["run", str(path), "--n-trials", "1"]) == 0
-    one_trial = study_of(path).trials[0].values[1]
+    one_trial = study_of(path).trials[0].user_attrs["budget_spend"]  # measurement included
     path.write_text(
         path.read_text().replace("n_trials = 3", f"n_trials = 3\nmax_total_cost = {2.5 * one_trial}")
     )
     assert main(["run", str(path), "--n-trials", "6"]) == 0
     trials = study_of(path).trials
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
-    spent = sum(t.values[1] for t in complete)
+    spent = sum(t.user_attrs["budget_spend"] for t in trials)
     assert len(trials) < 7  # stopped before the six trials asked for
     stopped = [t for t in complete if t.user_attrs["stopped"]]
     assert len(stopped) == 1 and stopped[0].user_attrs["stopped"].startswith("budget")
@@ -234,10 +245,70 @@ def test_report_writes_html_and_real_png_plots(
     out = tmp_path / "report"
     assert main(["report", str(path), "--out", str(out)]) == 0
     page = (out / "report.html").read_text()
-    assert "single-shot" in page and page.count("<img") == 3 and "best found" in page
+    assert "single-shot" in page and page.count("<img") == 3 and "<th>paired test</th>" in page
+    assert page.count("<td>preset</td>") == 2  # the preset, once per coder model
+    assert "n=2" in page  # pass rates carry their n (two tasks) and interval
     for name in ("pareto.png", "cost_vs_pass.png", "importances.png"):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, name
         width, height = struct.unpack(">II", data[16:24])  # the IHDR chunk
         assert width >= 600 and height >= 400
     assert main(["report", str(tmp_path / "nope.toml")]) == 1
+
+
+def test_a_missing_api_key_stops_the_run_before_any_trial(
+    study_file: Callable[..., Path], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("ACCORD_TEST_KEY", raising=False)
+    path = study_file('[models.hosted]\nmodel = "openai/gpt-4o-mini"\napi_key_env = "ACCORD_TEST_KEY"\n',
+                      space='coder.model = ["good", "hosted"]\n')  # fmt: skip
+    assert main(["run", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "models.hosted.api_key_env" in err[0] and "ACCORD_TEST_KEY is not set" in err[0]
+    assert str(path) in err[0]
+    definition = load_study(path)
+    assert not definition.artifact_dir.exists()
+    assert not Path(definition.storage.removeprefix("sqlite:///")).exists()  # no study, no trial
+
+
+def test_run_confirm_best_show_search_and_held_out_with_intervals_and_a_paired_verdict(
+    study_file: Callable[..., Path],
+    fake_backend: ScriptedBackend,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # eight tasks: the two toy tasks under four names each; half held out
+    rows = [json.loads(line) for line in Path(load_study(study_file()).task_source).read_text().splitlines()]
+    many = tmp_path / "many.jsonl"
+    many.write_text(
+        "".join(
+            json.dumps({**row, "task_id": f"{row['task_id']}-{i}"}) + "\n" for i in range(4) for row in rows
+        )
+    )
+    path = study_file(space='coder.model = ["good", "bad"]\nloop.max_rounds = [0, 1]\n', name="held")
+    text = path.read_text().replace(str(load_study(path).task_source), str(many))
+    text = text.replace("[tasks]\n", "[tasks]\nholdout = 0.5\n").replace(
+        "[study]\n", '[study]\npresets = ["single-shot"]\n'
+    )
+    path.write_text(text)
+    assert main(["run", str(path), "--n-trials", "5"]) == 0
+    out = capsys.readouterr()
+    assert "on 4 tasks (4 more held out)" in out.err
+    assert "n=4" in out.out and "optimistic" in out.out  # search figures, flagged as such
+    assert main(["confirm", str(path), "--top", "2", "--repeats", "2"]) == 0
+    confirmed = capsys.readouterr().out
+    assert "held-out" in confirmed
+    assert main(["best", str(path)]) == 0
+    best = capsys.readouterr().out
+    assert "search tasks:" in best and "held-out tasks:" in best and "[" in best and "n=4" in best
+    assert "best preset: single-shot on" in best and "exact McNemar on the held-out tasks" in best
+    held = optuna.load_study(study_name="held.holdout", storage=load_study(path).storage)
+    assert held.trials and all(
+        t.user_attrs["tasks"] == 4 and t.user_attrs["repeats"] == 2 for t in held.trials
+    )
+    # confirming again resumes: nothing new to run
+    before = len(held.trials)
+    assert main(["confirm", str(path), "--top", "2", "--repeats", "2"]) == 0
+    assert (
+        len(optuna.load_study(study_name="held.holdout", storage=load_study(path).storage).trials) == before
+    )

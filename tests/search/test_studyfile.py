@@ -47,11 +47,14 @@ def test_quickstart_study_is_valid() -> None:
         ("[objectives]\npass_rat = 'hidden'\n", "objectives.pass_rat: unknown key"),
         ("[objectives]\ncost = 'euros'\n", "objectives.cost: 'euros' is not one of usd, tokens, seconds"),
         ("[loop]\nmax_tokens = 'many'\n", "loop.max_tokens: expected an integer, got 'many'"),
-        ("[loop]\nmax_tokens = -5\n", "loop.max_tokens: must be positive"),
+        ("[loop]\nmax_tokens = -5\n", "loop.max_tokens: must be between 1 and 131072"),
         ("[cache]\nenabled = 1\n", "cache.enabled: expected true or false"),
         ("[models.x]\nmodel = 'local/gpt-9'\n", "models.x.model: unknown local model"),
         ("[models.x]\nmodl = 'openai/gpt-4o'\n", "models.x.model: required"),
-        ("[models.y]\nmodel = 'openai/gpt-4o'\ninput_cost_per_token = -1\n", "a price cannot be negative"),
+        (
+            "[models.y]\nmodel = 'openai/gpt-4o'\ninput_cost_per_token = -1\n",
+            "input_cost_per_token: must be between 0 and 1",
+        ),
         ("colour = 'red'\n", "colour: unknown key"),
     ],
 )

@@ -1,0 +1,103 @@
+"""What a study checks before its first trial: its tasks (split into the search tasks and
+the held-out ones), and every fault of configuration that would otherwise fail each
+trial in turn: an API key variable that is not set, a replay corpus without a task.
+Each is one ConfigError naming the file and the key, and no trial is created.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+
+from accord.runners.llm import ModelSpec
+from accord.runners.replay import ReplayCorpus, corpus_path
+from accord.runners.tasks import Task, load_tasks
+from accord.search.studyfile import StudyDefinition
+from accord.space import DIMENSIONS, ConfigError
+from accord.space.config import ENSEMBLE_SEPARATOR
+from accord.space.spec import SAME_AS_CODER
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSplit:
+    search: tuple[Task, ...]
+    """What trials run and are scored on."""
+    holdout: tuple[Task, ...]
+    """What the search never sees: ``accord confirm`` scores configurations on these."""
+
+
+def _load(definition: StudyDefinition, source: str, ids: tuple[str, ...] = ()) -> tuple[Task, ...]:
+    tasks = load_tasks(source, ids=ids, data_dir=definition.data_dir, base_dir=definition.path.parent)
+    missing = [t.task_id for t in tasks if not t.has_hidden_tests]
+    if definition.pass_source == "hidden" and missing:
+        raise ConfigError(
+            f"pass_rate = 'hidden' but {len(missing)} tasks have no hidden tests (first: {missing[0]}); "
+            "use pass_rate = 'alignment'",
+            file=str(definition.path),
+            key="objectives.pass_rate",
+        )
+    return tasks
+
+
+def study_tasks(definition: StudyDefinition) -> TaskSplit:
+    """The search tasks and the held-out ones: a share of the source drawn with the study's
+    seed (the same split every time), or a separate source."""
+    tasks = _load(definition, definition.task_source, definition.task_ids)
+    if definition.holdout_source:
+        held = _load(definition, definition.holdout_source)
+        overlap = {t.task_id for t in held} & {t.task_id for t in tasks}
+        if overlap:
+            raise ConfigError(
+                f"{len(overlap)} held-out tasks are search tasks too (first: {sorted(overlap)[0]})",
+                file=str(definition.path),
+                key="tasks.holdout_source",
+            )
+        return TaskSplit(search=tasks, holdout=held)
+    if definition.holdout is None:
+        return TaskSplit(search=tasks, holdout=())
+    count = round(definition.holdout * len(tasks))
+    if not 1 <= count < len(tasks):
+        raise ConfigError(
+            f"holding out {definition.holdout:g} of {len(tasks)} tasks leaves {count} held out and "
+            f"{len(tasks) - count} to search: each needs at least one",
+            file=str(definition.path),
+            key="tasks.holdout",
+        )
+    chosen = set(random.Random(definition.seed or 0).sample(range(len(tasks)), count))
+    return TaskSplit(
+        search=tuple(t for i, t in enumerate(tasks) if i not in chosen),
+        holdout=tuple(t for i, t in enumerate(tasks) if i in chosen),
+    )
+
+
+def models_in_use(definition: StudyDefinition) -> list[ModelSpec]:
+    """The models the space can pick, ensembles taken apart."""
+    aliases: set[str] = set()
+    for name, dimension in DIMENSIONS.items():
+        if dimension.kind == "model":
+            for value in definition.space.values(name):
+                aliases.update(p for p in str(value).split(ENSEMBLE_SEPARATOR) if p != SAME_AS_CODER)
+    return [definition.models[alias] for alias in sorted(aliases)]
+
+
+def preflight(definition: StudyDefinition, split: TaskSplit) -> None:
+    """Every configuration fault a trial would hit, before any trial exists."""
+    file = str(definition.path)
+    for spec in models_in_use(definition):
+        if spec.api_key_env and not os.environ.get(spec.api_key_env):
+            raise ConfigError(
+                f"environment variable {spec.api_key_env} is not set (the API key of {spec.model})",
+                file=file,
+                key=f"models.{spec.alias}.api_key_env",
+            )
+        if spec.is_replay:
+            corpus = ReplayCorpus(corpus_path(spec))
+            missing = [t.task_id for t in (*split.search, *split.holdout) if t.task_id not in corpus.rows]
+            if missing:
+                raise ConfigError(
+                    f"replay corpus {corpus.name} has no recording of {len(missing)} tasks "
+                    f"(first: {missing[0]})",
+                    file=file,
+                    key=f"models.{spec.alias}",
+                )
