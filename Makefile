@@ -30,6 +30,7 @@ $(STAMP): pyproject.toml
 
 run: setup
 	$(BIN)/accord run studies/quickstart.toml
+	$(BIN)/accord confirm studies/quickstart.toml --top 2
 
 lint: setup
 	$(BIN)/ruff check .

@@ -24,13 +24,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+from accord.runners import selection
 from accord.runners.llm import Meter
-from accord.runners.loop import LoopContext
+from accord.runners.loop import LoopContext, harness
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
-from accord.runners.selection import dual_agreement
-from accord.runners.tasks import load_tasks
+from accord.runners.stats import wilson
+from accord.runners.tasks import Task, load_tasks
 from accord.runners.transcript import ExecuteEvent, MemoryTranscript
 from accord.search.best import preset_config
 from accord.search.studyfile import load_study
@@ -41,25 +42,29 @@ REFERENCE = {"plain_pass_at_1": 0.221, "dual_agreement": 0.361}
 TARGET_S = 300.0
 
 
-def _group_expectation(
+def _groups(
     sandbox: Sandbox,
+    task: Task,
     members: list[str | None],
-    tests: list[str],
+    member_tests: list[tuple[str, ...]],
     passed: dict[str, bool],
     config: RunConfig,
-) -> float:
-    """The hidden pass rate of a member drawn at random from the winning dual-agreement
-    group (accord picks the group's first member; the reference figure averages over the
-    group). Every (code, test) pair ran during selection: these runs are cache hits."""
-    union = tuple(dict.fromkeys(tests))
+) -> tuple[float, bool]:
+    """(expected hidden pass rate of a member drawn from the winning CodeT group, as the
+    reference averages; whether the earlier variant's pick passes: distinct tests, no
+    tie merging, ties to the earliest group). Every (code, test) pair ran during
+    selection: these runs are cache hits."""
+    union = tuple(dict.fromkeys(t for tests in member_tests for t in tests))
+    weights = [sum(test in tests for tests in member_tests) for test in union]
     coded = [c for c in members if c]
-    runs = iter(sandbox.run_many([(c, union) for c in coded], timeout_s=config.test_timeout_s))
+    runs = iter(
+        sandbox.run_many([(c, union) for c in coded], timeout_s=config.test_timeout_s, **harness(task))
+    )
     vectors = [next(runs).passed if c else None for c in members]
-    winner = dual_agreement(vectors)
-    if winner is None:
-        return 0.0
-    group = [c for c, v in zip(members, vectors, strict=True) if v is not None and v == vectors[winner]]
-    return sum(passed.get(c or "", False) for c in group) / len(group)
+    group = selection.dual_agreement_group(vectors, weights)
+    expectation = sum(passed.get(members[i] or "", False) for i in group) / len(group) if group else 0.0
+    distinct = selection.dual_agreement_distinct(vectors)
+    return expectation, distinct is not None and passed.get(members[distinct] or "", False)
 
 
 def main() -> int:
@@ -88,23 +93,25 @@ def main() -> int:
 
         # plain sampling: every member's code against the hidden tests
         codes: dict[str, list[str | None]] = defaultdict(list)
-        tests: dict[str, list[str]] = defaultdict(list)
+        tests: dict[str, list[tuple[str, ...]]] = defaultdict(list)
         for event in transcript.of(ExecuteEvent):
             codes[event.task_id].append(event.code)
-            tests[event.task_id].extend(event.tests)
+            tests[event.task_id].append(event.tests)
         start = time.perf_counter()
-        plain, group_expectation = [], []
+        plain, group_expectation, distinct = [], [], []
         for task in tasks:
             members = codes[task.task_id]
             unique = list(dict.fromkeys(c for c in members if c))
             runs = sandbox.run_many(
-                [(c, (task.hidden_test or "",)) for c in unique], timeout_s=definition.hidden_timeout_s
+                [(c, (task.hidden_test or "",)) for c in unique],
+                timeout_s=definition.hidden_timeout_s,
+                **harness(task),
             )
             passed = {c: r.all_passed for c, r in zip(unique, runs, strict=True)}
             plain.append(sum(passed.get(c or "", False) for c in members) / len(members))
-            group_expectation.append(
-                _group_expectation(sandbox, members, tests[task.task_id], passed, config)
-            )
+            expectation, old_pick = _groups(sandbox, task, members, tests[task.task_id], passed, config)
+            group_expectation.append(expectation)
+            distinct.append(old_pick)
         plain_s = time.perf_counter() - start
 
     report = {
@@ -114,6 +121,10 @@ def main() -> int:
         "plain_pass_at_1": round(sum(plain) / len(plain), 4),
         "dual_agreement_pass_rate": round(result.pass_rate, 4),
         "dual_agreement_group_expectation": round(sum(group_expectation) / len(group_expectation), 4),
+        "earlier_variant_pass_rate": round(sum(distinct) / len(distinct), 4),
+        "dual_agreement_interval": [
+            round(x, 4) for x in wilson(sum(o.hidden_passed or False for o in result.outcomes), len(tasks))
+        ],
         "reference": REFERENCE,
         "selection_seconds": round(selection_s, 1),
         "plain_seconds": round(plain_s, 1),

@@ -10,8 +10,10 @@ from __future__ import annotations
 import ast
 import gzip
 import json
+import keyword
 import os
 import re
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,14 +56,25 @@ class Task:
 
 
 def _open_jsonl(path: Path) -> Iterable[dict[str, Any]]:
+    """The JSON lines of a task file (gzipped when it ends in .gz); anything unreadable is
+    one TaskError naming the file and the line."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise TaskError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+    number = 0
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except (json.JSONDecodeError, RecursionError) as exc:
+                        message = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                        raise TaskError(f"{path}:{number}: not valid JSON ({message})") from None
+    except UnicodeDecodeError:
+        raise TaskError(f"{path}:{number + 1}: not UTF-8 text: is this a task file?") from None
+    except (gzip.BadGzipFile, EOFError, zlib.error):
+        raise TaskError(f"{path}: not a gzip file, though its name ends in .gz") from None
+    except OSError as exc:
+        raise TaskError(f"{path}: cannot read it ({exc.strerror or exc})") from None
 
 
 def _check_program(test: str, entry_point: str) -> str:
@@ -148,7 +161,11 @@ def _user_task(row: Any, where: str) -> Task:
     for field in ("task_id", "prompt"):
         if not isinstance(row.get(field), str) or not row[field].strip():
             raise TaskError(f"{where}: field {field!r} is required and must be a non-empty string")
-    entry_point = row.get("entry_point") or _entry_point_of(row["prompt"])
+    given = row.get("entry_point")
+    valid = isinstance(given, str) and given.isidentifier() and not keyword.iskeyword(given)
+    if given is not None and not valid:
+        raise TaskError(f"{where}: entry_point {given!r} is not a Python function name")
+    entry_point = given or _entry_point_of(row["prompt"])
     if not isinstance(entry_point, str) or not entry_point.isidentifier():
         raise TaskError(f"{where}: no entry_point given and none found in the prompt")
     tests = row.get("tests")

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from accord.runners.llm import LLMRequest, ModelSpec, RawCompletion
 from accord.runners.procutil import free_port
@@ -78,8 +79,11 @@ class ScriptedOpenAIServer:
 
     Each request takes the next action of ``script`` (the last one repeats): an int is an
     HTTP status with an error body (200 answers normally), ``"hang"`` sleeps past any
-    client time-out, ``"malformed"`` sends a 200 whose body is not JSON. ``delay_s``
-    sleeps before every answer (a slow provider). Use as a context manager.
+    client time-out, ``"malformed"`` sends a 200 whose body is not JSON, and these send
+    a 200 with one thing wrong: ``"no_choices"`` (an empty choices list), ``"no_usage"``
+    (no token counts), ``"negative_usage"``, ``"null_content"`` (content null, no
+    usage) and ``"list_content"`` (content that is not text). ``delay_s`` sleeps before
+    every answer (a slow provider). Use as a context manager.
     """
 
     def __init__(
@@ -128,7 +132,7 @@ class ScriptedOpenAIServer:
                 if action == "malformed":
                     self._send(200, b"{not json")
                     return
-                if action != 200:
+                if isinstance(action, int) and action != 200:
                     error = {
                         "error": {"message": f"scripted failure {action}", "type": "error", "code": action}
                     }
@@ -139,7 +143,7 @@ class ScriptedOpenAIServer:
                     owner.models.append(str(body.get("model")))
                 text = owner.answer(messages) if owner.answer else owner.text
                 words = sum(len(str(m.get("content", "")).split()) for m in messages)
-                answer = {
+                answer: dict[str, Any] = {
                     "id": "scripted",
                     "object": "chat.completion",
                     "created": 0,
@@ -157,6 +161,17 @@ class ScriptedOpenAIServer:
                         "total_tokens": words + len(text.split()),
                     },
                 }
+                if action == "no_choices":
+                    answer["choices"] = []
+                elif action == "no_usage":
+                    del answer["usage"]
+                elif action == "negative_usage":
+                    answer["usage"] = {"prompt_tokens": -5, "completion_tokens": -7, "total_tokens": -12}
+                elif action == "null_content":
+                    answer["choices"][0]["message"]["content"] = None
+                    del answer["usage"]
+                elif action == "list_content":
+                    answer["choices"][0]["message"]["content"] = [{"oops": 1}]
                 self._send(200, json.dumps(answer).encode())
 
             def _send(self, status: int, payload: bytes) -> None:

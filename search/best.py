@@ -7,7 +7,7 @@ replaying the params through ``suggest`` with an optuna FixedTrial.
 
 from __future__ import annotations
 
-import tomllib
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,9 +17,22 @@ import optuna
 import tomli_w
 
 from accord.runners.llm import ModelSpec
-from accord.search.studyfile import StudyDefinition
-from accord.space import DIMENSIONS, Choice, ConfigError, RunConfig, SpaceSpec, preset_params, suggest
+from accord.search.reader import TableReader, default, read_models, read_toml
+from accord.search.studyfile import LOOP_SETTINGS, StudyDefinition, load_study
+from accord.space import (
+    DIMENSIONS,
+    Choice,
+    ConfigError,
+    PromptLibrary,
+    RunConfig,
+    SpaceSpec,
+    parse_space,
+    preset_params,
+    suggest,
+)
 from accord.space.config import ENSEMBLE_SEPARATOR
+
+log = logging.getLogger(__name__)
 
 
 def cheapest_meeting(
@@ -94,24 +107,74 @@ class Exported:
     models: dict[str, ModelSpec]
     params: dict[str, Any]
     study_file: Path | None
-    """The study file it came from (for its prompt folders), when the export names one."""
+    """The study file it came from, when the export names one."""
+    prompts: PromptLibrary
+    """Its templates: the study's (its own folders too) when the study file loads."""
+
+
+def _prompts_of(study_file: str | None) -> PromptLibrary:
+    """The study's prompt library (its own templates too), or the built-in one."""
+    if study_file and Path(study_file).is_file():
+        try:
+            return load_study(Path(study_file)).prompts
+        except ConfigError as exc:
+            log.warning("using the built-in prompts: the study file does not load (%s)", exc)
+    return PromptLibrary.load()
 
 
 def read_export(path: Path) -> Exported:
-    """The configuration, models and params of an exported file."""
+    """The configuration, models and params of an exported file, checked by the same code
+    as a study file: every key known, every value of the right type and within bounds,
+    every parameter a value its dimension allows."""
+    file = str(path)
+    root = TableReader(file, "", read_toml(path, "exported configuration"))
+    if "accord" not in root.table:
+        raise ConfigError("no [accord] table: is this a file written by `accord best --export`?", file=file)
+    about = root.sub("accord")
+    study_file = about.get("study_file", str)
+    for key, kind in EXPORT_ABOUT.items():
+        about.get(key, kind)
+    about.done()
+    models = read_models(file, root.sub("models").table, base=path.parent)
+    loop = root.sub("settings")
+    settings = {
+        name: loop.get(name, kind, default(RunConfig, name), check=check)
+        for name, (kind, check) in LOOP_SETTINGS.items()
+    }
+    if settings["min_asserts"] > settings["max_asserts"]:
+        raise loop.fail("max_asserts", f"must be at least min_asserts ({settings['min_asserts']})")
+    loop.done()
+    params = root.get("params", dict, {})
+    if not params:
+        raise root.fail("params", "required: the configuration's parameters")
+    library = _prompts_of(study_file)
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read exported configuration ({exc})", file=str(path)) from exc
-    params = document.get("params", {})
-    models = {alias: ModelSpec(alias=alias, **table) for alias, table in document.get("models", {}).items()}
-    study_file = document.get("accord", {}).get("study_file")
+        parse_space(dict(params), models=tuple(models), prompts=library, file=file)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).replace(f"{file}: space.", f"{file}: params."), key=None) from None
+    root.done()
+    try:
+        config = config_from_params(params, settings)
+    except ConfigError as exc:
+        raise ConfigError(str(exc).removeprefix("params: "), file=file, key="params") from None
     return Exported(
-        config=config_from_params(params, document.get("settings", {})),
+        config=config,
         models=models,
-        params=params,
+        params=dict(params),
         study_file=Path(study_file) if study_file else None,
+        prompts=library,
     )
+
+
+EXPORT_ABOUT: Mapping[str, type | tuple[type, ...]] = {
+    "study": str,
+    "trial": int,
+    "pass_rate": float,
+    "cost": float,
+    "cost_unit": str,
+    "config": str,
+}
+"""The informational keys of an export's [accord] table (study_file is read too)."""
 
 
 def load_export(path: Path) -> tuple[RunConfig, dict[str, ModelSpec], dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -19,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import optuna
 from tqdm import tqdm
@@ -38,7 +39,7 @@ from accord.search.dashboard import start_dashboard
 from accord.search.run import RunOptions, run_study
 from accord.search.study import open_study, trial_rows
 from accord.search.studyfile import StudyDefinition, load_study
-from accord.space import AccordError, PromptLibrary
+from accord.space import AccordError
 
 log = logging.getLogger("accord")
 
@@ -173,9 +174,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     """Apply an exported configuration to new tasks: per task, the code, its tests, and
     whether they aligned (and the hidden verdict where the task file has tests)."""
     exported = read_export(Path(args.config))
-    study_file = exported.study_file
-    # the study's own prompt folders, for templates it added
-    prompts = load_study(study_file).prompts if study_file and study_file.is_file() else PromptLibrary.load()
+    prompts = exported.prompts
     tasks = [task_from_prompt(args.prompt)] if args.prompt else load_user_file(Path(args.tasks))
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     meter, aligned = Meter(), 0
@@ -203,11 +202,15 @@ def cmd_solve(args: argparse.Namespace) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
-    try:
-        code = Path(args.code).read_text(encoding="utf-8")
-        tests_source = Path(args.tests).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise AccordError(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    texts = []
+    for name in (args.code, args.tests):
+        try:
+            texts.append(Path(name).read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise AccordError(f"{name}: not UTF-8 text: is it a Python file?") from None
+        except OSError as exc:
+            raise AccordError(f"{name}: cannot read it ({exc.strerror})") from None
+    code, tests_source = texts
     tests = extract_tests_any(tests_source)
     if not tests:
         raise AccordError(f"{args.tests}: no assert statements found")
@@ -225,6 +228,23 @@ def cmd_exec(args: argparse.Namespace) -> int:
     return 0 if result.all_passed else 1
 
 
+def seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= 600):
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 600 seconds, got {text}")
+    return value
+
+
+def workers(text: str) -> int:
+    value = positive_int(text)
+    if value > 64:
+        raise argparse.ArgumentTypeError(f"at most 64 worker processes, got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -235,11 +255,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """Argument errors are one line too (and exit 2, as argparse does)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"accord: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="accord", description=(__doc__ or "").splitlines()[0])
+    parser = Parser(prog="accord", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     def study_command(name: str, help: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help)
@@ -249,9 +276,11 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     run = study_command("run", "run trials (again: adds trials to the same study)")
-    run.add_argument("--n-trials", type=int, help="trials to add (default: the study's budget.n_trials)")
+    run.add_argument(
+        "--n-trials", type=positive_int, help="trials to add (default: the study's budget.n_trials)"
+    )
     run.add_argument("--no-cache", action="store_true", help="bypass the response cache")
-    run.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    run.add_argument("--workers", type=workers, default=1, help="local worker processes (default 1)")
     run.add_argument("--as-worker", action="store_true", help=argparse.SUPPRESS)
     run.set_defaults(func=cmd_run)
     show = study_command("show", "trials and Pareto front")
@@ -265,7 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     run_one.add_argument("code", help="Python file with the candidate code")
     run_one.add_argument("tests", help="Python file of assert statements")
     run_one.add_argument("--json", action="store_true", help="print a JSON list of {test, status, error}")
-    run_one.add_argument("--timeout", type=float, default=3.0, help="seconds per test (default 3)")
+    run_one.add_argument(
+        "--timeout", type=seconds, default=3.0, help="seconds per test (default 3, at most 600)"
+    )
     run_one.set_defaults(func=cmd_exec)
     report = study_command("report", "write an HTML report with PNG plots of the study")
     report.add_argument("--out", help="folder for report.html and the plots (default: runs/<study>-report)")
@@ -291,6 +322,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_failures(record: logging.LogRecord) -> bool:
+    """Optuna logs a failed trial with its whole traceback; the run prints one line."""
+    return "failed with" not in record.getMessage()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -298,12 +334,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if getattr(args, "n_trials", None) is not None and args.n_trials < 1:
-        print("accord: error: --n-trials must be at least 1", file=sys.stderr)
-        return 2
-    if getattr(args, "workers", 1) < 1:
-        print("accord: error: --workers must be at least 1", file=sys.stderr)
-        return 2
+    optuna_log = optuna.logging.get_logger("optuna")
+    if args.debug:
+        optuna_log.removeFilter(_one_line_failures)
+    elif _one_line_failures not in optuna_log.filters:  # a failed trial: one line, from the run
+        optuna_log.addFilter(_one_line_failures)
     # SIGTERM stops like Ctrl-C: the running trial is marked FAIL, child processes stop.
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None

@@ -27,7 +27,14 @@ from accord.runners.stats import bits
 from accord.search.best import config_from_params
 from accord.search.compare import SEARCH_TRIAL_ATTR, Scored, holdout_name, holdout_trials, scored, usable
 from accord.search.preflight import preflight, study_tasks
-from accord.search.study import METRICS, PRESET_ATTR, PRESET_MODEL_ATTR, best_trials, make_storage, open_study
+from accord.search.study import (
+    METRICS,
+    PRESET_ATTR,
+    PRESET_MODEL_ATTR,
+    best_trials,
+    open_study,
+    study_storage,
+)
 from accord.search.studyfile import StudyDefinition
 from accord.space import ConfigError
 
@@ -61,7 +68,7 @@ def confirm(
             key="tasks.holdout",
         )
     preflight(definition, split)
-    backend = make_storage(storage or definition.storage)
+    backend = study_storage(definition, storage)
     study = open_study(definition, backend, create=False)
     held = optuna.create_study(
         study_name=holdout_name(definition.name),

@@ -72,6 +72,11 @@ class BarReporter:
         values = trial.values or [None, None]
         self._trials.update(1)
         stopped = f" STOPPED ({trial.user_attrs['stopped']})" if trial.user_attrs.get("stopped") else ""
+        if trial.state == optuna.trial.TrialState.FAIL:
+            reason = trial.user_attrs.get("fail_reason", "see --debug")
+            self._trials.update(1)
+            self._trials.write(f"{self.prefix}trial {trial.number} FAIL: {reason}")
+            return
         self._trials.write(
             f"{self.prefix}trial {trial.number} {trial.state.name}{stopped}: "
             f"pass rate {interval(rate(trial))} cost={fmt(values[1])} {unit}  "

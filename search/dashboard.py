@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from accord.runners.procutil import free_port
+from accord.runners.procutil import die_with_parent, free_port
 from accord.space.errors import AccordError
 
 
@@ -37,5 +37,6 @@ def start_dashboard(
         dashboard_command(storage, artifact_dir, port),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        preexec_fn=die_with_parent,  # even a SIGKILLed accord leaves no dashboard behind
     )
     return proc, f"http://127.0.0.1:{port}/dashboard"

@@ -31,6 +31,8 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
 
+FAIL_ATTR = "fail_reason"
+"""Why a trial failed, on one line (the dashboard and `accord show` print it)."""
 SPEND_ATTR = "budget_spend"
 """Everything a trial paid, in the study's cost unit, measurement included: what
 budget.max_total_cost counts, for failed and stopped trials too."""
@@ -57,6 +59,7 @@ def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | 
         "completion_tokens": meter.completion_tokens,
         "calls": meter.calls,
         "cache_hits": meter.cache_hits,
+        "estimated_usage_calls": meter.estimated_calls,
         "llm_seconds": round(meter.seconds, 3),
         "wall_seconds": round(result.seconds, 3),
         "spent_usd": meter.spent_usd,
@@ -135,11 +138,13 @@ class Objective:
                     result = run_config(
                         self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task
                     )
-                except BaseException:
+                except BaseException as exc:
                     # a failed trial still paid for its calls: the study's budget counts them
                     with contextlib.suppress(Exception):
                         for key, spent in spend_attrs(meter).items():
                             trial.set_user_attr(key, spent)
+                        reason = str(exc).splitlines()[0] if str(exc) else ""
+                        trial.set_user_attr(FAIL_ATTR, f"{type(exc).__name__}: {reason}"[:300])
                     raise
             for key, value in user_attrs(result, self.executor.mode).items():
                 trial.set_user_attr(key, value)

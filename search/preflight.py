@@ -14,7 +14,7 @@ from accord.runners.llm import ModelSpec
 from accord.runners.replay import ReplayCorpus, corpus_path
 from accord.runners.tasks import Task, load_tasks
 from accord.search.studyfile import StudyDefinition
-from accord.space import DIMENSIONS, ConfigError
+from accord.space import DIMENSIONS, ConfigError, TaskError
 from accord.space.config import ENSEMBLE_SEPARATOR
 from accord.space.spec import SAME_AS_CODER
 
@@ -27,8 +27,13 @@ class TaskSplit:
     """What the search never sees: ``accord confirm`` scores configurations on these."""
 
 
-def _load(definition: StudyDefinition, source: str, ids: tuple[str, ...] = ()) -> tuple[Task, ...]:
-    tasks = load_tasks(source, ids=ids, data_dir=definition.data_dir, base_dir=definition.path.parent)
+def _load(
+    definition: StudyDefinition, source: str, ids: tuple[str, ...] = (), key: str = "tasks.source"
+) -> tuple[Task, ...]:
+    try:
+        tasks = load_tasks(source, ids=ids, data_dir=definition.data_dir, base_dir=definition.path.parent)
+    except TaskError as exc:
+        raise ConfigError(str(exc), file=str(definition.path), key=key) from None
     missing = [t.task_id for t in tasks if not t.has_hidden_tests]
     if definition.pass_source == "hidden" and missing:
         raise ConfigError(
@@ -45,7 +50,7 @@ def study_tasks(definition: StudyDefinition) -> TaskSplit:
     seed (the same split every time), or a separate source."""
     tasks = _load(definition, definition.task_source, definition.task_ids)
     if definition.holdout_source:
-        held = _load(definition, definition.holdout_source)
+        held = _load(definition, definition.holdout_source, key="tasks.holdout_source")
         overlap = {t.task_id for t in held} & {t.task_id for t in tasks}
         if overlap:
             raise ConfigError(

@@ -168,7 +168,10 @@ def read_model(file: str, alias: str, table: Any, *, base: Path) -> ModelSpec:
     )
     reader.done()
     if spec.is_replay:
-        location = corpus_path(spec)  # raises when neither path nor ACCORD_REPLAY_DIR is set
+        try:
+            location = corpus_path(spec)
+        except ConfigError as exc:  # neither a path nor ACCORD_REPLAY_DIR
+            raise reader.fail("path", str(exc).removeprefix(f"models.{alias}.path: ")) from None
         if not location.is_file():
             raise reader.fail("path", f"replay corpus {location} not found")
     elif spec.path is not None:

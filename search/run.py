@@ -15,9 +15,10 @@ from optuna.artifacts import FileSystemArtifactStore
 from accord.runners.population import TaskOutcome
 from accord.runners.runtime import open_runtime
 from accord.runners.tasks import Task
+from accord.search.locks import file_lock, lock_path
 from accord.search.objective import Objective
 from accord.search.preflight import preflight, study_tasks
-from accord.search.study import enqueue_presets, make_storage, open_study, remaining_budget, sweep_stale
+from accord.search.study import enqueue_presets, open_study, remaining_budget, study_storage, sweep_stale
 from accord.search.studyfile import StudyDefinition
 from accord.space import TRIAL_FAULTS, AccordError
 
@@ -51,9 +52,15 @@ def run_study(definition: StudyDefinition, options: RunOptions, reporter: Report
     tasks = split.search
     n_trials = options.n_trials or definition.n_trials
     storage = options.storage or definition.storage
-    backend = make_storage(storage)
-    study = open_study(definition, backend)
-    left = remaining_budget(study, definition)
+    backend = study_storage(definition, storage)
+    # two runs started at once: one creates the study and queues its presets, the other
+    # then finds them (file storages; PostgreSQL relies on its own locks)
+    with file_lock(lock_path(storage)):
+        study = open_study(definition, backend)
+        left = remaining_budget(study, definition)
+        setup = not options.as_worker and (left is None or left > 0)
+        swept = sweep_stale(study, backend) if setup else []
+        enqueued = enqueue_presets(study, definition) if setup else []
     if left is not None and left <= 0:
         reporter.notice(
             f"study {definition.name} has spent its budget ({definition.max_total_cost:g} "
@@ -61,13 +68,11 @@ def run_study(definition: StudyDefinition, options: RunOptions, reporter: Report
         )
         return study
     if not options.as_worker:
-        swept = sweep_stale(study, backend)
         if swept:
             reporter.notice(
                 f"trials {', '.join(map(str, swept))} were left RUNNING by a worker that died: "
                 "marked FAIL and queued again"
             )
-        enqueued = enqueue_presets(study, definition)
         reporter.notice(
             f"study {definition.name}: {len(study.trials)} trials so far, running {n_trials} more "
             f"on {len(tasks)} tasks ({len(split.holdout)} more held out) with {options.workers} "

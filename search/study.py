@@ -21,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import optuna
+import sqlalchemy.exc
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
 from accord.runners.stats import Rate, unbits
+from accord.search.locks import LockedRDBStorage, lock_path
 from accord.search.studyfile import StudyDefinition
 from accord.space import ConfigError
 
@@ -70,7 +72,27 @@ workers do not all sample the same point."""
 
 
 def make_storage(url: str) -> optuna.storages.BaseStorage:
-    """The Optuna storage a URL names."""
+    """The Optuna storage a URL names; one that cannot be opened is a ConfigError."""
+    try:
+        return _storage(url)
+    except ConfigError:
+        raise
+    except (OSError, sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise ConfigError(f"cannot open {url}: {reason}", key="study.storage") from None
+
+
+def study_storage(definition: StudyDefinition, url: str | None = None) -> optuna.storages.BaseStorage:
+    """The study's storage (``url`` overrides the file's); a fault names the study file."""
+    try:
+        return make_storage(url or definition.storage)
+    except ConfigError as exc:
+        raise ConfigError(
+            str(exc).removeprefix("study.storage: "), file=str(definition.path), key="study.storage"
+        ) from None
+
+
+def _storage(url: str) -> optuna.storages.BaseStorage:
     if url.startswith("journal:///"):
         path = Path(url.removeprefix("journal:///"))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +100,9 @@ def make_storage(url: str) -> optuna.storages.BaseStorage:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         # several local workers share the file: wait for the lock instead of failing
-        return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
+        lock = lock_path(url)
+        assert lock is not None
+        return LockedRDBStorage(url, lock, engine_kwargs={"connect_args": {"timeout": 60}})
     if url.startswith("postgresql"):
         with warnings.catch_warnings():  # heartbeats are experimental in optuna 5
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -146,11 +170,7 @@ def open_study(
     create: bool = True,
 ) -> optuna.Study:
     """The study named in the definition, created on first use and resumed afterwards."""
-    url = (
-        storage
-        if isinstance(storage, optuna.storages.BaseStorage)
-        else make_storage(storage or definition.storage)
-    )
+    url = storage if isinstance(storage, optuna.storages.BaseStorage) else study_storage(definition, storage)
     sampler = SAMPLER_FACTORIES[definition.sampler](definition.seed)
     if not create:
         return optuna.load_study(study_name=definition.name, storage=url, sampler=sampler)

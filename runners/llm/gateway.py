@@ -146,6 +146,7 @@ class Gateway:
             cost_usd=price(spec, raw),  # at the study's prices now, for a cached answer too
             seconds=raw.seconds or 0.0,
             cached=cached,
+            estimated=raw.estimated,
         )
         if meter is not None:
             meter.charge(completion, request.role, request.stage, measure=request.measure)
@@ -163,6 +164,7 @@ def cached_answer(hit: Mapping[str, Any]) -> RawCompletion | None:
             # entries written before 2026-11 kept the priced cost under this name
             cost_usd=hit.get("cost_usd"),
             seconds=float(hit.get("seconds") or 0.0),
+            estimated=bool(hit.get("estimated", False)),
         )
     except (KeyError, TypeError, ValueError):
         return None

@@ -22,6 +22,8 @@ class Meter:
     """What was actually paid: cache hits are free."""
     calls: int = 0
     cache_hits: int = 0
+    estimated_calls: int = 0
+    """Calls whose token counts the provider did not report (estimated with a tokenizer)."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
@@ -60,6 +62,7 @@ class Meter:
         self.tokens_by_role[role] = self.tokens_by_role.get(role, 0) + completion.tokens
         self.calls += 1
         self.cache_hits += completion.cached
+        self.estimated_calls += completion.estimated
         self.spent_usd += 0.0 if completion.cached else completion.cost_usd
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens

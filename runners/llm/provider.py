@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -32,6 +33,8 @@ from accord.space.errors import (
 
 log = logging.getLogger(__name__)
 
+MAX_TOKENS_A_CALL = 10_000_000
+"""More tokens than any call has: a count above it is a malformed answer."""
 DRAW_SEED_STRIDE = 1_000_003
 """Seeds of another draw start past any sample index a run uses."""
 
@@ -141,6 +144,17 @@ class LiteLLMBackend:
                 log.debug("litellm.register_model(%s) failed: %s", model, exc)
             self._priced.add(model)
 
+    @staticmethod
+    def _estimated_cost(module: Any, model: str, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """litellm's list price for estimated token counts (None: it has no price)."""
+        try:
+            prompt_cost, completion_cost = module.cost_per_token(
+                model=model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
+        except Exception:
+            return None
+        return float(prompt_cost + completion_cost)
+
     def _route(self, spec: ModelSpec, kwargs: dict[str, Any]) -> None:
         """Where the call goes: a local server, or the provider litellm knows."""
         if spec.is_local:
@@ -186,8 +200,8 @@ class LiteLLMBackend:
             if mapped is None:
                 raise
             raise mapped from exc
-        usage = getattr(response, "usage", None)
-        text = response.choices[0].message.content or ""
+        text = _text(response, spec)
+        prompt_tokens, completion_tokens, estimated = _usage(response, spec, kwargs["messages"], text)
         cost: float | None = None
         if not spec.is_local and not spec.priced:
             # litellm has priced the response already; asking again costs a second look-up
@@ -197,10 +211,48 @@ class LiteLLMBackend:
                     "no litellm price for %s; set its per-token prices in the study file",
                     spec.model,
                 )
+        if cost is not None and not (isinstance(cost, int | float) and math.isfinite(cost) and cost >= 0):
+            raise MalformedAnswer(f"{spec.alias} ({spec.model}): the provider priced the call at {cost!r}")
         return RawCompletion(
             text=text,
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cost_usd=None if cost is None else float(cost),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=self._estimated_cost(module, kwargs["model"], prompt_tokens, completion_tokens)
+            if estimated and not spec.priced
+            else None
+            if cost is None
+            else float(cost),
             seconds=time.perf_counter() - start,
+            estimated=estimated,
         )
+
+
+def _text(response: Any, spec: ModelSpec) -> str:
+    """The answer's text; an answer without one is malformed (transient: retried)."""
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise MalformedAnswer(f"{spec.alias} ({spec.model}): the answer holds no choices")
+    content = getattr(getattr(choices[0], "message", None), "content", None)
+    if content is not None and not isinstance(content, str):
+        raise MalformedAnswer(f"{spec.alias} ({spec.model}): the answer's content is not text")
+    return content or ""
+
+
+def _usage(
+    response: Any, spec: ModelSpec, messages: list[dict[str, Any]], text: str
+) -> tuple[int, int, bool]:
+    """(prompt tokens, completion tokens, estimated). Negative or absurd counts are a
+    malformed answer; missing counts are estimated with the tokenizer (and the call
+    marked), never taken as zero."""
+    usage = getattr(response, "usage", None)
+    found = [getattr(usage, name, None) for name in ("prompt_tokens", "completion_tokens")]
+    counts = [c for c in found if isinstance(c, int) and not isinstance(c, bool)]
+    if len(counts) == 2:
+        if any(c < 0 or c > MAX_TOKENS_A_CALL for c in counts):
+            raise MalformedAnswer(f"{spec.alias} ({spec.model}): the answer reports usage {counts}")
+        if counts[0] > 0 and (counts[1] > 0 or not text):  # no prompt is zero tokens
+            return counts[0], counts[1], False
+    count = count_tokens()
+    prompt = sum(count(str(m.get("content", ""))) for m in messages)
+    log.warning("%s answered without usable token counts: estimated with a tokenizer", spec.model)
+    return prompt, count(text), True

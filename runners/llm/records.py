@@ -92,6 +92,8 @@ class RawCompletion:
     seconds: float | None = None
     """Latency of the request itself, when the backend measures it (excludes set-up such
     as a lazy import or starting a local server)."""
+    estimated: bool = False
+    """The provider gave no usable token counts: these are the tokenizer's estimate."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,6 +106,8 @@ class Completion:
     seconds: float
     """Latency of the original call (a cache hit keeps it: the configuration's cost)."""
     cached: bool
+    estimated: bool = False
+    """Its token counts are estimates (the provider reported none)."""
 
     @property
     def tokens(self) -> int:

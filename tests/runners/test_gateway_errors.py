@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from accord.runners.llm import Gateway, LiteLLMBackend, LLMRequest, ModelSpec
+from accord.runners.llm import Gateway, LiteLLMBackend, LLMRequest, Meter, ModelSpec
 from accord.runners.testing import ScriptedOpenAIServer
 from accord.space import (
     AuthFailed,
@@ -12,8 +12,10 @@ from accord.space import (
     ContextTooLong,
     LLMError,
     LLMTimeout,
+    MalformedAnswer,
     ProviderUnavailable,
     RateLimited,
+    RequestRejected,
 )
 
 REQUEST = LLMRequest(model="m", messages=({"role": "user", "content": "say hello"},), role="coder")
@@ -135,3 +137,40 @@ def test_context_too_long_is_mapped_and_not_retried() -> None:
     exc = litellm.ContextWindowExceededError(message="too long", model="x", llm_provider="openai")
     assert isinstance(map_error(exc, spec), ContextTooLong)
     assert not ContextTooLong.transient and RateLimited.transient
+
+
+@pytest.mark.parametrize(
+    ("action", "error"),
+    [
+        ("no_choices", MalformedAnswer),
+        ("negative_usage", MalformedAnswer),
+        ("list_content", ProviderUnavailable),
+    ],
+)
+def test_a_malformed_answer_is_a_clear_transient_error(route: str, action: str, error: type) -> None:
+    # content that is not text litellm itself refuses, as a provider fault
+    with ScriptedOpenAIServer([action]) as server:
+        gw, sleeps = gateway(server, route, retries=1)
+        with pytest.raises(error):
+            gw.complete(REQUEST)
+        assert server.requests == 2 and len(sleeps) == 1  # retried once, then given up
+
+
+@pytest.mark.parametrize("action", ["no_usage", "null_content"])
+def test_missing_usage_is_counted_with_a_tokenizer_and_marked(route: str, action: str) -> None:
+    with ScriptedOpenAIServer([action], text="four words right here") as server:
+        gw, _ = gateway(server, route)
+        meter = Meter()
+        completion = gw.complete(REQUEST, meter=meter)
+    assert completion.estimated and meter.estimated_calls == 1
+    assert completion.prompt_tokens > 0  # never a silent zero
+    if action == "no_usage":
+        assert completion.completion_tokens == 4 and completion.cost_usd > 0
+
+
+def test_a_400_is_not_retried(route: str) -> None:
+    with ScriptedOpenAIServer([400, 200]) as server:
+        gw, sleeps = gateway(server, route)
+        with pytest.raises(RequestRejected):
+            gw.complete(REQUEST)
+        assert server.requests == 1 and sleeps == []

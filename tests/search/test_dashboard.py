@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
+from accord.runners.procutil import free_port
 from accord.runners.testing import ScriptedBackend
 from accord.search.cli import main
 from accord.search.dashboard import start_dashboard
@@ -45,3 +51,41 @@ def test_dashboard_serves_the_study_with_user_attributes(
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+@pytest.mark.parametrize("signal_", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_stopping_accord_dashboard_leaves_no_dashboard_behind(
+    study_file: Callable[..., Path], fake_backend: ScriptedBackend, signal_: signal.Signals
+) -> None:
+    path = study_file()
+    assert main(["run", str(path), "--n-trials", "1"]) == 0
+    port = free_port()
+    accord = subprocess.Popen(
+        [sys.executable, "-m", "accord.search.cli", "dashboard", str(path), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        get_json(f"http://127.0.0.1:{port}/api/studies", time.monotonic() + 60)
+        children = Path(f"/proc/{accord.pid}/task/{accord.pid}/children").read_text().split()
+        assert children, "the dashboard runs as accord's child"
+        accord.send_signal(signal_)
+        accord.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(alive(int(pid)) for pid in children):
+            time.sleep(0.1)
+        assert not any(alive(int(pid)) for pid in children)
+        if signal_ == signal.SIGTERM:
+            assert accord.returncode == 0 and "Traceback" not in (
+                accord.stderr.read() if accord.stderr else ""
+            )
+    finally:
+        if accord.poll() is None:
+            accord.kill()
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -163,3 +163,24 @@ def test_two_workers_on_postgresql_complete_one_study(
     assert_complete_once(trials(postgres, "pg"), 6, workers=2)
     storage = make_storage(postgres)
     assert isinstance(storage, optuna.storages.RDBStorage) and storage.get_heartbeat_interval() == 20
+
+
+def test_simultaneous_runs_on_a_fresh_sqlite_study_are_safe(
+    tmp_path: Path, task_file: Path, server: ScriptedOpenAIServer
+) -> None:
+    """Two terminals, one command each, at the same moment: twenty times, on a new study
+    every time. No traceback, no trial run twice, no preset queued twice."""
+    for pair in range(20):
+        name = f"twin{pair}"
+        path = write_study(tmp_path, task_file, server.base_url, name=name)
+        path.write_text(path.read_text().replace("seed = 3\n", 'seed = 3\npresets = ["single-shot"]\n'))
+        runs = [accord("run", str(path), "--n-trials", "2", wait=False) for _ in range(2)]
+        outputs = [run.communicate(timeout=240) for run in runs]
+        for run, (out, err) in zip(runs, outputs, strict=True):
+            assert run.returncode == 0, err[-2000:]
+            assert "Traceback" not in err + out
+        found = trials(f"sqlite:///{tmp_path / 'runs' / f'{name}.db'}", name)
+        assert len(found) == 4 and all(t.state.name == "COMPLETE" for t in found), [t.state for t in found]
+        assert [t.user_attrs.get("preset") for t in found].count("single-shot") == 1
+        # each trial ran in one process only: its worker attribute names one process
+        assert len({t.user_attrs["worker"] for t in found}) == 2

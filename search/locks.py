@@ -1,0 +1,77 @@
+"""Locks for studies in a file on this machine (SQLite and journal storages), so that two
+`accord run` started at once neither race to create the study nor queue its presets twice
+nor run the same trial twice. PostgreSQL storages rely on the database's own row locks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import optuna
+
+LOCAL_PREFIXES = ("sqlite:///", "journal:///")
+
+
+def lock_path(url: str) -> Path | None:
+    """The lock file beside a study file (None: the storage is not a file here)."""
+    for prefix in LOCAL_PREFIXES:
+        if url.startswith(prefix):
+            return Path(url.removeprefix(prefix) + ".lock")
+    return None
+
+
+_held: dict[Path, tuple[IO[str], int]] = {}
+_guard = threading.RLock()
+
+
+@contextlib.contextmanager
+def file_lock(path: Path | None) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (waits for it; a no-op without a path). Nested
+    use in one process holds it once (a second flock on the same file would wait on the
+    first); threads of the process take turns. The lock ends with the process however it
+    ends."""
+    if path is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _guard:
+        handle, depth = _held.get(path, (None, 0))
+        if handle is None:
+            handle = path.open("a")
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        _held[path] = (handle, depth + 1)
+        try:
+            yield
+        finally:
+            handle, depth = _held[path]
+            if depth == 1:
+                del _held[path]
+                fcntl.flock(handle, fcntl.LOCK_UN)
+                handle.close()
+            else:
+                _held[path] = (handle, depth - 1)
+
+
+class LockedRDBStorage(optuna.storages.RDBStorage):
+    """SQLite through Optuna's RDB storage, with a trial's claim made under the file lock:
+    SQLite's transactions let two processes both read a WAITING trial and both start it."""
+
+    def __init__(self, url: str, lock: Path, **kwargs: Any) -> None:
+        self._lock_file = lock
+        with file_lock(lock):  # creating the schema twice at once fails on alembic_version
+            super().__init__(url, **kwargs)
+
+    def set_trial_state_values(
+        self, trial_id: int, state: optuna.trial.TrialState, values: Any = None
+    ) -> bool:
+        with file_lock(self._lock_file):
+            return bool(super().set_trial_state_values(trial_id, state, values))
+
+    def create_new_study(self, directions: Any, study_name: str | None = None) -> int:
+        with file_lock(self._lock_file):
+            return int(super().create_new_study(directions, study_name))
