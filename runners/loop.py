@@ -43,9 +43,11 @@ N_TESTS = 5
 MEASURE_STAGES = frozenset({"tests", "explain", "check"})
 """The stages a lone, unrepaired sample's answer does not depend on."""
 MAX_PARALLEL_MEMBERS = 16
+TASKS_IN_FLIGHT = 32
 HIDDEN_TIMEOUT_S = 10.0
 """Default time-out of one task's hidden-test check (the study file's tasks.hidden_timeout_s)."""
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 @dataclass(slots=True, kw_only=True)
@@ -62,6 +64,8 @@ class LoopContext:
     """Time-out of a hidden-test evaluation (the whole check of one task)."""
     draw: int = 0
     """Which repeat of the run (0 for the search; ``accord confirm --repeats`` uses more)."""
+    tasks_in_flight: int = TASKS_IN_FLIGHT
+    """Tasks run side by side (the models' own limits bound their calls)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -119,6 +123,13 @@ def stubs(entry_point: str, tests: Sequence[str] = ()) -> tuple[str, ...]:
         f"def {entry_point}(*args, **kwargs):\n    return args[0] if args else None\n",
         *constants,
     )
+
+
+def both(first: Callable[[], T], second: Callable[[], U]) -> tuple[T, U]:
+    """Two independent calls side by side (the second on a thread of its own)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        later = pool.submit(second)
+        return first(), later.result()
 
 
 def each(fn: Callable[[T], object], items: Sequence[T]) -> None:
@@ -236,8 +247,8 @@ class Loop:
 
     def start(self, s: MemberState) -> None:
         s.context = techniques.BUILDERS[self.config.technique](self, s)
-        s.code = self.write_code(s, s.index)
-        s.tests = self.write_tests(s, s.index)
+        # the tests never depend on the code: both requests go out at once
+        s.code, s.tests = both(lambda: self.write_code(s, s.index), lambda: self.write_tests(s, s.index))
 
     def evaluate(self, states: Sequence[MemberState], round_: int) -> None:
         """Run each member's code against its tests, and the stubs against them."""

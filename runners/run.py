@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from accord.runners.llm import Meter
@@ -68,21 +70,75 @@ def run_config(
     *,
     pass_source: str,
     on_task: Callable[[TaskOutcome], None] | None = None,
+    rungs: Sequence[int] = (),
+    keep_going: Callable[[RunResult], str] | None = None,
 ) -> RunResult:
+    """Run ``config`` on every task, ``ctx.tasks_in_flight`` tasks at a time (results do
+    not depend on it: every call's sample index is fixed by its member and round). With
+    ``rungs`` (task counts), the tasks run in those steps, in order, and after each step
+    short of the last ``keep_going`` sees the partial result and may stop the run by
+    giving a reason."""
     start = time.perf_counter()
-    outcomes: list[TaskOutcome] = []
+    done: dict[int, TaskOutcome] = {}
     stopped = ""
-    for task in tasks:
-        try:
-            outcome = run_population(task, config, ctx)
-        except BudgetExceeded as exc:
-            stopped = f"budget: {exc}"
+    bounds = [b for b in sorted(set(rungs)) if 0 < b < len(tasks)] + [len(tasks)]
+    first = 0
+    for bound in bounds:
+        stopped = _run_tasks(tasks, range(first, bound), config, ctx, done, on_task)
+        first = bound
+        if stopped or bound == len(tasks):
             break
-        outcomes.append(outcome)
-        if on_task is not None:
-            on_task(outcome)
+        reason = keep_going(_result(tasks[:bound], done, ctx, pass_source, start, "")) if keep_going else ""
+        if reason:
+            stopped = reason
+            break
+    return _result(tasks, done, ctx, pass_source, start, stopped)
+
+
+def _run_tasks(
+    tasks: Sequence[Task],
+    indices: range,
+    config: RunConfig,
+    ctx: LoopContext,
+    done: dict[int, TaskOutcome],
+    on_task: Callable[[TaskOutcome], None] | None,
+) -> str:
+    """Run ``tasks[indices]`` side by side into ``done``; a reason when a budget stopped them."""
+    halt = threading.Event()
+
+    def one(index: int) -> TaskOutcome | None:
+        if halt.is_set():
+            return None
+        return run_population(tasks[index], config, ctx)
+
+    stopped = ""
+    with ThreadPoolExecutor(max_workers=max(1, min(ctx.tasks_in_flight, len(indices)))) as pool:
+        futures = {pool.submit(one, index): index for index in indices}
+        for future in as_completed(futures):
+            try:
+                outcome = future.result()
+            except BudgetExceeded as exc:
+                halt.set()  # no task starts after the cap; those in flight stop at their next call
+                stopped = f"budget: {exc}"
+                continue
+            if outcome is not None:
+                done[futures[future]] = outcome
+                if on_task is not None:
+                    on_task(outcome)
+    return stopped
+
+
+def _result(
+    tasks: Sequence[Task],
+    done: dict[int, TaskOutcome],
+    ctx: LoopContext,
+    pass_source: str,
+    start: float,
+    stopped: str,
+) -> RunResult:
+    outcomes = [done[i] for i in range(len(tasks)) if i in done]
     pass_rate, alignment_rate, false_rate, accuracy = score(outcomes, len(tasks), pass_source)
-    passed = [counts(o, pass_source) for o in outcomes] + [False] * (len(tasks) - len(outcomes))
+    passed = [i in done and counts(done[i], pass_source) for i in range(len(tasks))]
     return RunResult(
         outcomes=tuple(outcomes),
         n_tasks=len(tasks),

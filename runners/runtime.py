@@ -27,6 +27,7 @@ def open_runtime(
     use_cache: bool = True,
     backend: Backend | None = None,
     executor: Executor | None = None,
+    sandbox_workers: int = 2,
 ) -> Iterator[Runtime]:
     """Local servers start lazily, on a model's first call, and always stop here."""
     with LocalServers() as servers, contextlib.ExitStack() as stack:
@@ -35,4 +36,5 @@ def open_runtime(
             backend or PrefixRouter({PREFIX: ReplayBackend()}, LiteLLMBackend(servers.base_url)),
             cache=ResponseCache(responses_path()) if use_cache else None,
         )
-        yield Runtime(gateway=gateway, executor=executor or stack.enter_context(Sandbox()))
+        sandbox = executor or stack.enter_context(Sandbox(workers=sandbox_workers))
+        yield Runtime(gateway=gateway, executor=sandbox)

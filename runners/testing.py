@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -200,21 +201,38 @@ class ScriptedOpenAIServer:
             self._server.server_close()
 
 
+def toy_tasks(n: int) -> list[dict[str, Any]]:
+    """``n`` distinct toy tasks as user task-file rows: ``add1`` .. ``addN``, where
+    ``addK(a, b)`` returns a + b + K, each with hidden tests (for benchmarks that need
+    many tasks a scripted model can solve; see ``solving_answer``)."""
+    return [
+        {
+            "task_id": f"toy/add{k}",
+            "prompt": f'def add{k}(a: int, b: int) -> int:\n    """Return a + b + {k}."""\n',
+            "tests": [f"assert add{k}(2, 3) == {5 + k}", f"assert add{k}(-1, 1) == {k}"],
+        }
+        for k in range(1, n + 1)
+    ]
+
+
 def solving_answer(messages: list[dict[str, str]]) -> str:
-    """An OpenAI-style answer for the toy tasks of accord's tests (``add``, ``rev``),
-    chosen from the prompt: tests for the tester, correct code otherwise. Lets worker
-    processes, which cannot share a ScriptedBackend, run studies over real HTTP."""
+    """An OpenAI-style answer for the toy tasks of accord's tests (``add``, ``rev``) and
+    of ``toy_tasks`` (``addK``), chosen from the prompt: tests for the tester, correct
+    code otherwise. Lets worker processes, which cannot share a ScriptedBackend, run
+    studies over real HTTP."""
     system = messages[0].get("content", "") if messages else ""
     prompt = messages[-1].get("content", "") if messages else ""
-    name = "add" if "def add" in prompt else "rev"
+    found = re.search(r"def (add|rev)(\d*)\(", prompt)
+    name, k = (found.group(1), int(found.group(2) or 0)) if found else ("rev", 0)
+    function = f"{name}{k or ''}"
     if "tester" in system:
-        tests = {
-            "add": "assert add(2, 3) == 5\nassert add(0, 0) == 0\nassert add(-2, 7) == 5",
-            "rev": "assert rev('ab') == 'ba'\nassert rev('abc') == 'cba'\nassert rev('x') == 'x'",
-        }
-        return fenced(tests[name])
-    code = {"add": "def add(a, b):\n    return a + b", "rev": "def rev(s):\n    return s[::-1]"}
-    return fenced(code[name])
+        if name == "add":
+            cases = [((2, 3), 5 + k), ((0, 0), k), ((-2, 7), 5 + k)]
+            return fenced("\n".join(f"assert {function}{args} == {value}" for args, value in cases))
+        return fenced("assert rev('ab') == 'ba'\nassert rev('abc') == 'cba'\nassert rev('x') == 'x'")
+    if name == "add":
+        return fenced(f"def {function}(a, b):\n    return a + b{f' + {k}' if k else ''}")
+    return fenced("def rev(s):\n    return s[::-1]")
 
 
 class PostgresCluster:

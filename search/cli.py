@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import signal
 import sys
@@ -20,7 +19,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import optuna
 from tqdm import tqdm
@@ -32,6 +31,7 @@ from accord.runners.population import TaskOutcome, run_population
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
 from accord.runners.tasks import load_user_file, task_from_prompt
+from accord.search.arguments import Parser, positive_int, seconds, workers
 from accord.search.best import export, read_export
 from accord.search.confirm import confirm
 from accord.search.console import BarReporter, front_table, interval, print_summary
@@ -226,40 +226,6 @@ def cmd_exec(args: argparse.Namespace) -> int:
         passed = sum(result.passed)
         print(f"{passed} passed, {len(rows) - passed} failed  (sandbox: {sandbox.mode})")
     return 0 if result.all_passed else 1
-
-
-def seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (math.isfinite(value) and 0 < value <= 600):
-        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 600 seconds, got {text}")
-    return value
-
-
-def workers(text: str) -> int:
-    value = positive_int(text)
-    if value > 64:
-        raise argparse.ArgumentTypeError(f"at most 64 worker processes, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"must be between 1 and 1000000, got {value}")
-    return value
-
-
-class Parser(argparse.ArgumentParser):
-    """Argument errors are one line too (and exit 2, as argparse does)."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"accord: error: {message} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -81,7 +81,10 @@ def confirm(
     artifacts = FileSystemArtifactStore(str(definition.artifact_dir))
     chosen = candidates(study, top)
     done = holdout_trials(backend, definition.name)
-    with open_runtime(definition.models, use_cache=definition.cache and use_cache) as runtime:
+    use = definition.cache and use_cache
+    with open_runtime(
+        definition.models, use_cache=use, sandbox_workers=definition.sandbox_workers
+    ) as runtime:
         for trial in chosen:
             earlier = done.get(trial.number)
             if (
@@ -100,6 +103,7 @@ def confirm(
                     meter=Meter(unit=definition.cost_unit),
                     hidden_timeout_s=definition.hidden_timeout_s,
                     draw=draw,
+                    tasks_in_flight=definition.tasks_in_flight,
                 )
                 on_task = progress(f"trial {trial.number}", draw, len(split.holdout)) if progress else None
                 results.append(

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from accord.runners.population import TaskOutcome
 from accord.runners.stats import Rate
 from accord.search.compare import Scored, best_preset, describe_paired, holdout_trials, paired, scored, usable
-from accord.search.study import best_trials, rate, trial_rows
+from accord.search.study import REPEAT_ATTR, best_trials, rate, trial_rows
 from accord.search.studyfile import StudyDefinition
 
 
@@ -70,11 +70,17 @@ class BarReporter:
         if bar is not None:
             bar.close()
         values = trial.values or [None, None]
+        if REPEAT_ATTR in trial.user_attrs:
+            # a configuration already run: nothing measured, nothing counted
+            why = f"trial {trial.user_attrs[REPEAT_ATTR]} ran this configuration already"
+            if trial.state == optuna.trial.TrialState.PRUNED:
+                why += "; the sampler is asked again"
+            self._trials.write(f"{self.prefix}trial {trial.number} REPEAT, not run: {why}")
+            return
         self._trials.update(1)
         stopped = f" STOPPED ({trial.user_attrs['stopped']})" if trial.user_attrs.get("stopped") else ""
         if trial.state == optuna.trial.TrialState.FAIL:
             reason = trial.user_attrs.get("fail_reason", "see --debug")
-            self._trials.update(1)
             self._trials.write(f"{self.prefix}trial {trial.number} FAIL: {reason}")
             return
         self._trials.write(

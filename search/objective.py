@@ -7,6 +7,7 @@ import json
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
@@ -20,7 +21,8 @@ from accord.runners.sandbox import Executor
 from accord.runners.stats import Rate, bits
 from accord.runners.tasks import Task
 from accord.runners.transcript import JsonlTranscript
-from accord.search.study import WORKER_ATTR, remaining_budget, worker_id
+from accord.search.racing import current_front, earlier_run, hopeless, rung_sizes, task_order
+from accord.search.study import REPEAT_ATTR, WORKER_ATTR, remaining_budget, worker_id
 from accord.search.studyfile import StudyDefinition
 from accord.space import RunConfig, suggest
 
@@ -106,9 +108,15 @@ class Objective:
         *,
         artifacts: FileSystemArtifactStore | None = None,
         on_task_factory: Callable[[int], OnTask] | None = None,
+        on_repeat: str = "reuse",
     ) -> None:
         self.definition = definition
-        self.tasks = tuple(tasks)
+        racing = definition.racing
+        self.tasks = task_order(tasks, definition.seed) if racing else tuple(tasks)
+        self.on_repeat = on_repeat
+        """What a trial whose params a finished trial already ran gets: "reuse" (its values,
+        marked as a repeat, costing nothing) or "resample" (pruned, for the sampler to ask
+        again); benchmarks/repeats.py measured both."""
         self.gateway = gateway
         self.executor = executor
         self.artifacts = artifacts
@@ -119,6 +127,9 @@ class Objective:
         trial.set_user_attr(WORKER_ATTR, worker_id())
         config = suggest(trial, definition.space, definition.settings)
         trial.set_user_attr("config", config.describe())
+        earlier = earlier_run(trial.study, trial)
+        if earlier is not None:
+            return self._repeat(trial, earlier)
         _note(trial, config)
         caps = [definition.max_cost_per_trial, remaining_budget(trial.study, definition)]
         meter = Meter(unit=definition.cost_unit, cap=min((c for c in caps if c is not None), default=None))
@@ -133,11 +144,13 @@ class Objective:
                     meter=meter,
                     transcript=transcript,
                     hidden_timeout_s=definition.hidden_timeout_s,
+                    tasks_in_flight=definition.tasks_in_flight,
                 )
                 try:
                     result = run_config(
-                        self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task
-                    )
+                        self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task,
+                        **self._racing(trial),
+                    )  # fmt: skip
                 except BaseException as exc:
                     # a failed trial still paid for its calls: the study's budget counts them
                     with contextlib.suppress(Exception):
@@ -151,7 +164,40 @@ class Objective:
             self._constrain(trial, result)
             self._upload(trial, result, transcript_path)
             _note(trial, config, result)
+        if result.stopped.startswith("raced"):  # its partial figures: the rate so far, the cost projected
+            done = len(result.outcomes)
+            trial.set_user_attr("spent_before_stop", result.cost)
+            return sum(result.passed) / done, result.cost * result.n_tasks / done
         return result.pass_rate, result.cost
+
+    def _racing(self, trial: optuna.Trial) -> dict[str, Any]:
+        """Rungs and the check after each, for a racing study's non-preset trials."""
+        racing = self.definition.racing
+        if racing is None or trial.user_attrs.get("preset"):
+            return {}
+        n = len(self.tasks)
+        return {
+            "rungs": rung_sizes(racing, n),
+            "keep_going": lambda partial: hopeless(current_front(trial.study), partial, n, racing.confidence),
+        }
+
+    def _repeat(self, trial: optuna.Trial, earlier: optuna.trial.FrozenTrial) -> tuple[float, float]:
+        """A configuration already measured: its figures again, marked, at no cost (or, to
+        resample, pruned)."""
+        trial.set_user_attr(REPEAT_ATTR, earlier.number)
+        trial.set_user_attr(SPEND_ATTR, 0.0)
+        if self.on_repeat == "resample":
+            raise optuna.TrialPruned(f"repeats trial {earlier.number}")
+        skip = {WORKER_ATTR, SPEND_ATTR, "spent_usd", "calls", "cache_hits"}
+        for key, value in earlier.user_attrs.items():
+            if key not in skip and key not in ("preset", "preset_model"):
+                trial.set_user_attr(key, value)
+        for name, value in earlier.constraints.items() if earlier.constraints else ():
+            trial.set_constraint(name, value)
+        if not earlier.constraints:
+            trial.set_constraint("budget", -1.0)
+        assert earlier.values is not None
+        return earlier.values[0], earlier.values[1]
 
     def _constrain(self, trial: optuna.Trial, result: RunResult) -> None:
         """Feasible (<= 0) only when the trial ran every task within its per-trial cap: a

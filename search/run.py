@@ -18,9 +18,19 @@ from accord.runners.tasks import Task
 from accord.search.locks import file_lock, lock_path
 from accord.search.objective import Objective
 from accord.search.preflight import preflight, study_tasks
-from accord.search.study import enqueue_presets, open_study, remaining_budget, study_storage, sweep_stale
+from accord.search.study import (
+    REPEAT_ATTR,
+    enqueue_presets,
+    open_study,
+    remaining_budget,
+    study_storage,
+    sweep_stale,
+)
 from accord.search.studyfile import StudyDefinition
 from accord.space import TRIAL_FAULTS, AccordError
+
+MAX_REPEATS_IN_A_ROW = 20
+"""Proposals of configurations already run, in a row, after which a run stops."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -97,15 +107,30 @@ def _optimize(
     definition.artifact_dir.mkdir(parents=True, exist_ok=True)
     artifacts = FileSystemArtifactStore(str(definition.artifact_dir))
     reporter.trials(n_trials)
+    counted = {"run": 0, "repeats_in_a_row": 0}
 
     def after_trial(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         reporter.trial_done(trial, definition.cost_unit)
+        repeat = REPEAT_ATTR in trial.user_attrs
+        counted["run"] += not repeat  # a repeat measured nothing new: it does not count
+        counted["repeats_in_a_row"] = counted["repeats_in_a_row"] + 1 if repeat else 0
         left = remaining_budget(study, definition)
         if left is not None and left <= 0:
             reporter.notice(f"study cost cap of {definition.max_total_cost:g} {definition.cost_unit} reached")
             study.stop()
+        elif counted["run"] >= n_trials:
+            study.stop()
+        elif counted["repeats_in_a_row"] >= MAX_REPEATS_IN_A_ROW:
+            reporter.notice(
+                f"the sampler proposed {MAX_REPEATS_IN_A_ROW} configurations in a row that had run already: "
+                "the space looks exhausted; widen it to search further"
+            )
+            study.stop()
 
-    with open_runtime(definition.models, use_cache=definition.cache and options.use_cache) as runtime:
+    use_cache = definition.cache and options.use_cache
+    with open_runtime(
+        definition.models, use_cache=use_cache, sandbox_workers=definition.sandbox_workers
+    ) as runtime:
         objective = Objective(
             definition,
             tasks,
@@ -116,7 +141,7 @@ def _optimize(
         )
         study.optimize(
             objective,
-            n_trials=n_trials,
+            n_trials=None,  # after_trial stops once n_trials have run (repeats are free)
             timeout=definition.timeout_s,
             catch=TRIAL_FAULTS,
             callbacks=[after_trial],

@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ GRACE_S = 60
 MAX_RETRY = 2
 WORKER_ATTR = "worker"
 RETRY_ATTR = "retry_of"
+REPEAT_ATTR = "repeat_of"
+"""Set on a trial whose params another finished trial had run: its figures are copied."""
 PRESET_ATTR, PRESET_MODEL_ATTR = "preset", "preset_model"
 
 
@@ -232,11 +234,10 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     rows = []
     for trial in study.get_trials(deepcopy=False):
         values = trial.values or [None, None]
-        stopped = trial.state == optuna.trial.TrialState.COMPLETE and trial.user_attrs.get("stopped")
         rows.append(
             {
                 "number": trial.number,
-                "state": "STOPPED" if stopped else trial.state.name,
+                "state": shown_state(trial),
                 "pass_rate": values[0],
                 "rate": rate(trial),
                 "cost": values[1],
@@ -250,10 +251,25 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
     return rows
 
 
+def shown_state(trial: optuna.trial.FrozenTrial) -> str:
+    """Optuna's state, or STOPPED (cut short: by a budget, or raced) or REPEAT (a proposal
+    of a configuration another trial had run: not run again, its figures copied)."""
+    if REPEAT_ATTR in trial.user_attrs:
+        return "REPEAT"
+    if trial.state == optuna.trial.TrialState.COMPLETE and trial.user_attrs.get("stopped"):
+        return "STOPPED"
+    return trial.state.name
+
+
+def measured(trials: Sequence[optuna.trial.FrozenTrial]) -> list[optuna.trial.FrozenTrial]:
+    """The trials that ran: not repeats of a configuration another trial had measured."""
+    return [t for t in trials if REPEAT_ATTR not in t.user_attrs]
+
+
 def best_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """The feasible Pareto front, cheapest first."""
+    """The feasible Pareto front, cheapest first (a repeat stands behind its original)."""
     try:
-        front = study.best_trials
+        front = [t for t in study.best_trials if REPEAT_ATTR not in t.user_attrs]
     except ValueError:
         return []
     return sorted(front, key=lambda t: (t.values[1], -t.values[0], t.number))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from accord.runners.llm import ModelSpec
-from accord.runners.loop import HIDDEN_TIMEOUT_S
+from accord.runners.loop import HIDDEN_TIMEOUT_S, TASKS_IN_FLIGHT
 from accord.runners.run import PASS_SOURCES
 from accord.search.reader import (
     Check,
@@ -39,6 +39,20 @@ LOOP_SETTINGS: Mapping[str, tuple[type, Check]] = {
     "test_timeout_s": (float, positive_at_most(600.0)),
 }
 """The [loop] table: fixed RunConfig fields, the same for every trial, with their bounds."""
+
+
+RUNGS = (0.1, 0.3)
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Racing:
+    """[budget] racing: stop trials that cannot reach the front (search/racing.py)."""
+
+    rungs: tuple[float, ...] = RUNGS
+    """Shares of the tasks after which a trial may stop (the last rung is all of them)."""
+    confidence: float = CONFIDENCE
+    """Of the interval whose upper end a trial's pass rate must still be able to reach."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,6 +89,12 @@ class StudyDefinition:
     """Share of the task set held out of the search (a split seeded by study.seed)."""
     holdout_source: str | None = None
     """A separate task source held out of the search."""
+    racing: Racing | None = None
+    """Stop trials that cannot reach the front (None: every trial runs every task)."""
+    tasks_in_flight: int = TASKS_IN_FLIGHT
+    """A trial's tasks run side by side (the models' limits bound the calls)."""
+    sandbox_workers: int = 2
+    """Sandbox worker processes (each runs one job at a time)."""
 
 
 STORAGE_PREFIXES = ("sqlite:///", "journal:///", "postgresql")
@@ -143,6 +163,17 @@ def _tasks_table(root: TableReader, path: Path) -> dict[str, Any]:
     return values
 
 
+def _racing(budget: TableReader) -> Racing | None:
+    rungs = budget.get("rungs", list, list(RUNGS))
+    if not all(isinstance(r, int | float) and not isinstance(r, bool) and 0 < r < 1 for r in rungs):
+        raise budget.fail("rungs", "a list of shares of the tasks, each between 0 and 1")
+    confidence = budget.get(
+        "racing_confidence", float, CONFIDENCE, check=lambda v: None if 0.5 <= v < 1 else "between 0.5 and 1"
+    )
+    enabled = budget.get("racing", bool, False)
+    return Racing(rungs=tuple(float(r) for r in rungs), confidence=confidence) if enabled else None
+
+
 def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
     file = str(path)
     root = TableReader(file, "", dict(data))
@@ -159,7 +190,13 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
     max_cost = budget.get("max_cost_per_trial", float, check=positive)
     max_total = budget.get("max_total_cost", float, check=positive)
     timeout_s = budget.get("timeout_s", float, check=positive)
+    racing = _racing(budget)
     budget.done()
+
+    execution = root.sub("execution")
+    tasks_in_flight = execution.get("tasks_in_flight", int, TASKS_IN_FLIGHT, check=between(1, 1024))
+    sandbox_workers = execution.get("sandbox_workers", int, 2, check=between(1, 16))
+    execution.done()
 
     models = read_models(file, root.sub("models").table, base=path.parent)
 
@@ -205,6 +242,9 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
         prompts=prompts,
         cache=use_cache,
         preset_trials=presets,
+        racing=racing,
+        tasks_in_flight=tasks_in_flight,
+        sandbox_workers=sandbox_workers,
     )
 
 

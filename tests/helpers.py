@@ -8,6 +8,7 @@ from pathlib import Path
 
 from accord.runners.llm import LLMRequest
 from accord.runners.testing import by_role, fenced
+from accord.search.study import measured  # noqa: F401  (re-exported for the tests)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"

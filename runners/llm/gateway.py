@@ -9,6 +9,7 @@ ReplayBackend for recorded corpora, accord.runners.testing.ScriptedBackend for t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import threading
@@ -123,8 +124,10 @@ class Gateway:
 
     def complete(self, request: LLMRequest, *, meter: Meter | None = None) -> Completion:
         """One call; charged to ``meter``, which refuses the call once its cap is reached."""
-        if meter is not None:
-            meter.check()
+        with meter.admission() if meter is not None else contextlib.nullcontext():
+            return self._complete(request, meter)
+
+    def _complete(self, request: LLMRequest, meter: Meter | None) -> Completion:
         spec = self.spec(request.model)
         # a replayed corpus is a recording already: caching it again would only copy it
         cache = None if spec.is_replay else self.cache

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from accord.runners.llm.records import Completion
@@ -30,7 +32,10 @@ class Meter:
     by_role: dict[str, float] = field(default_factory=dict)
     by_stage: dict[str, float] = field(default_factory=dict)
     tokens_by_role: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    in_flight: int = 0
+    reserved: float = 0.0
+    """What the calls in flight are expected to cost (under a cap): the mean call so far each."""
+    _lock: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
 
     def amount(self, completion: Completion) -> float:
         return {
@@ -43,9 +48,30 @@ class Meter:
     def total(self) -> float:
         return self.cost + self.measure_cost
 
-    def check(self) -> None:
-        if self.cap is not None and self.total >= self.cap:
-            raise BudgetExceeded(f"cost cap of {self.cap:g} {self.unit} reached")
+    @contextlib.contextmanager
+    def admission(self) -> Iterator[None]:
+        """Hold one call in flight, or refuse it (BudgetExceeded) once the cap is reached.
+
+        One at a time, a call is refused when what was spent reaches the cap. With calls in
+        flight side by side, each counts as the mean call so far until it is charged, so a
+        cap is overshot by about one call, not by every call sent at once; until the first
+        call has a price, the others wait for it. Without a cap nothing waits."""
+        with self._lock:
+            if self.cap is not None:
+                while self.calls == 0 and self.in_flight > 0:
+                    self._lock.wait()
+            if self.cap is not None and self.total + self.reserved >= self.cap:
+                raise BudgetExceeded(f"cost cap of {self.cap:g} {self.unit} reached")
+            estimate = self.total / self.calls if self.cap is not None and self.calls else 0.0
+            self.in_flight += 1
+            self.reserved += estimate
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+                self.reserved -= estimate
+                self._lock.notify_all()
 
     def charge(self, completion: Completion, role: str, stage: str = "", *, measure: bool = False) -> None:
         with self._lock:

@@ -146,8 +146,7 @@ def test_a_lone_samples_tests_are_measurement_not_cost(tmp_path: Path) -> None:
             gateway=Gateway(models, backend), executor=sandbox, prompts=PromptLibrary.load(), meter=meter
         )
         outcome = run_population(load_user_file(path)[0], single, ctx)
-    coder, tester = backend.calls
-    assert (coder.role, tester.role) == ("coder", "tester") and outcome.aligned
+    assert sorted(call.role for call in backend.calls) == ["coder", "tester"] and outcome.aligned
     assert meter.calls == 2 and meter.by_role["coder"] == meter.cost > 0
     assert meter.measure_cost == meter.by_role["tester"] > 0
     assert outcome.cost == meter.cost  # the task's cost is the one call that made its answer

@@ -104,6 +104,33 @@ STUDY_CASES: list[tuple[str, object, str]] = [
     ),
     ("unknown cost unit", [("[budget]", '[objectives]\ncost = "euros"\n[budget]')], "objectives.cost"),
     ("trials as a float", [("n_trials = 1", "n_trials = 1e23")], "budget.n_trials"),
+    ("racing as text", [("n_trials = 1", 'n_trials = 1\nracing = "yes"')], "budget.racing"),
+    (
+        "a rung of all tasks",
+        [("n_trials = 1", "n_trials = 1\nracing = true\nrungs = [0.1, 1.0]")],
+        "budget.rungs",
+    ),
+    ("rungs as a number", [("n_trials = 1", "n_trials = 1\nrungs = 0.5")], "budget.rungs"),
+    (
+        "racing confidence 1",
+        [("n_trials = 1", "n_trials = 1\nracing_confidence = 1.0")],
+        "budget.racing_confidence",
+    ),
+    (
+        "no tasks in flight",
+        [("[budget]", "[execution]\ntasks_in_flight = 0\n[budget]")],
+        "execution.tasks_in_flight",
+    ),
+    (
+        "100 sandboxes",
+        [("[budget]", "[execution]\nsandbox_workers = 100\n[budget]")],
+        "execution.sandbox_workers",
+    ),
+    (
+        "unknown execution key",
+        [("[budget]", "[execution]\nthreads = 4\n[budget]")],
+        "execution.threads: unknown key",
+    ),
     ("no trials", [("n_trials = 1", "n_trials = 0")], "budget.n_trials"),
     ("a billion trials", [("n_trials = 1", "n_trials = 1000000000")], "budget.n_trials"),
     (

@@ -16,7 +16,7 @@ from accord.runners.llm import LLMRequest
 from accord.runners.testing import ScriptedBackend
 from accord.search.cli import main
 from accord.search.studyfile import load_study
-from tests.helpers import solving_script
+from tests.helpers import measured, solving_script
 
 
 def study_of(path: Path) -> optuna.Study:
@@ -33,8 +33,8 @@ def test_run_scores_trials_with_attributes_and_artifacts(
     assert "Pareto front of study s" in out and "cheapest configuration" in out
     study = study_of(path)
     assert study.metric_names == ["pass_rate", "cost"]
-    trials = study.get_trials(states=[optuna.trial.TrialState.COMPLETE])
-    assert len(trials) == 4
+    trials = measured(study.get_trials(states=[optuna.trial.TrialState.COMPLETE]))
+    assert len(trials) == 4  # run, besides any proposal of a configuration already run
     for trial in trials:
         pass_rate, cost = trial.values
         good = trial.params["coder.model"] == "good" or trial.params["loop.max_rounds"] > 0
@@ -59,12 +59,14 @@ def test_run_scores_trials_with_attributes_and_artifacts(
 def test_rerun_adds_trials_and_presets_are_enqueued_once(
     study_file: Callable[..., Path], fake_backend: ScriptedBackend
 ) -> None:
-    path = study_file(space='coder.model = ["good", "bad"]\nloop.max_rounds = [0, 2]\n')
+    path = study_file(
+        space='coder.model = ["good", "bad"]\nloop.max_rounds = [0, 2]\npopulation.size = [1, 2, 3]\n'
+    )
     path.write_text(
         path.read_text().replace("[study]\n", '[study]\npresets = ["single-shot", "self-debug"]\n', 1)
     )
     assert main(["run", str(path), "--n-trials", "5"]) == 0
-    first = study_of(path).trials
+    first = measured(study_of(path).trials)
     # each preset once per coder model, before anything the sampler picks
     presets = [(t.user_attrs.get("preset"), t.user_attrs.get("preset_model")) for t in first[:4]]
     assert presets == [
@@ -77,9 +79,9 @@ def test_rerun_adds_trials_and_presets_are_enqueued_once(
     assert first[2].params["loop.max_rounds"] == 2 and "preset" not in first[4].user_attrs
     calls_after_first = len(fake_backend.calls)
     assert main(["run", str(path), "--n-trials", "2"]) == 0
-    second = study_of(path).trials
-    assert len(second) == 7
-    assert [t.number for t in second] == list(range(7))
+    everything = study_of(path).trials
+    second = measured(everything)
+    assert len(second) == 7 and [t.number for t in everything] == list(range(len(everything)))
     for before, after in zip(first, second[:5], strict=True):
         assert (before.values, before.params) == (after.values, after.params)
     assert [t.user_attrs.get("preset") for t in second].count("single-shot") == 2
@@ -110,7 +112,7 @@ def test_ctrl_c_keeps_finished_trials_and_fails_the_running_one(
     assert states[-1] == optuna.trial.TrialState.FAIL
     assert states.count(optuna.trial.TrialState.COMPLETE) >= 1
     assert main(["run", str(path), "--n-trials", "1"]) == 0
-    assert len(study_of(path).trials) == len(states) + 1
+    assert len(measured(study_of(path).trials)) == len(states) + 1
 
 
 def test_show_json_and_best_export(
@@ -124,7 +126,7 @@ def test_show_json_and_best_export(
     capsys.readouterr()
     assert main(["show", str(path), "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
-    assert shown["study"] == "s" and len(shown["trials"]) == 4
+    assert shown["study"] == "s" and len([r for r in shown["trials"] if r["state"] != "REPEAT"]) == 4
     assert any(row["pareto"] for row in shown["trials"])
     out = tmp_path / "best.toml"
     assert main(["best", str(path), "--min-pass-rate", "1.0", "--export", str(out)]) == 0

@@ -21,6 +21,7 @@ import pytest
 
 from accord.runners.testing import PostgresCluster, ScriptedOpenAIServer, solving_answer
 from accord.search.study import make_storage
+from tests.helpers import measured
 
 
 @pytest.fixture
@@ -79,10 +80,13 @@ def trials(storage: str, name: str) -> list[optuna.trial.FrozenTrial]:
 
 
 def assert_complete_once(found: list[optuna.trial.FrozenTrial], n: int, workers: int) -> None:
-    assert [t.number for t in found] == list(range(n))  # none lost, none duplicated
+    assert [t.number for t in found] == list(range(len(found)))  # none lost, none duplicated
     assert {t.state for t in found} == {optuna.trial.TrialState.COMPLETE}
+    # a proposal of a configuration already measured is recorded, free, and not counted
+    ran = measured(found)
+    assert len(ran) == n and all(t.user_attrs["budget_spend"] == 0 for t in found if t not in ran)
     assert all(t.values == [1.0, t.values[1]] and t.values[1] > 0 for t in found)
-    assert len({t.user_attrs["worker"] for t in found}) == workers
+    assert len({t.user_attrs["worker"] for t in ran}) == workers
 
 
 def test_two_local_workers_share_a_journal_study(

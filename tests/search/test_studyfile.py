@@ -37,7 +37,10 @@ def test_local_models_get_documented_default_prices(study_file: Callable[..., Pa
 def test_quickstart_study_is_valid() -> None:
     definition = load_study(Path(__file__).resolve().parents[2] / "studies" / "quickstart.toml")
     assert definition.presets == ("single-shot", "cot-sc")
-    assert [(p.name, p.model) for p in definition.preset_trials] == [("single-shot", "qwen"), ("cot-sc", "qwen")]
+    assert [(p.name, p.model) for p in definition.preset_trials] == [
+        ("single-shot", "qwen"),
+        ("cot-sc", "qwen"),
+    ]
     assert definition.holdout == 0.5  # the quick start confirms on tasks its search never saw
     assert all(spec.is_local for spec in definition.models.values())
 
