@@ -94,6 +94,35 @@ class UidLease:
         self._locks.clear()
 
 
+def reap_sandbox_orphans(keep: set[int]) -> int:
+    """Reap our zombie children that ran under a sandbox uid, except the pids in ``keep``
+    (live workers' own processes). An accord process is a subreaper: sandbox processes
+    orphaned by a worker, or by another accord process that was killed, come back to it,
+    and as zombies they count against their uid's process limit, which a later lease of
+    that uid would inherit. Other children are left alone: their owners wait for them."""
+    reaped = 0
+    for task in Path("/proc/self/task").iterdir():
+        children = ""
+        with contextlib.suppress(OSError):  # the thread may have ended since
+            children = (task / "children").read_text()
+        for pid in map(int, children.split()):
+            if pid in keep or not _sandbox_zombie(pid):
+                continue
+            with contextlib.suppress(ChildProcessError):
+                reaped += bool(os.waitpid(pid, os.WNOHANG)[0])
+    return reaped
+
+
+def _sandbox_zombie(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    uid = int(fields.get("Uid", "-1").split()[0])
+    return fields.get("State", "").split()[:1] == ["Z"] and UID_BASE <= uid < UID_BASE + UID_COUNT
+
+
 def _own_cgroup_paths() -> dict[str, str]:
     """controller (or "" for v2) -> this process's cgroup path."""
     paths = {}

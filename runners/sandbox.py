@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from accord.runners.extract import called_functions
-from accord.runners.isolation import Limits, UidLease, bwrap_command
+from accord.runners.isolation import Limits, UidLease, bwrap_command, reap_sandbox_orphans
 from accord.runners.procutil import become_subreaper
 from accord.runners.sandbox_worker import Reply, WorkerProcess
 from accord.space.errors import SandboxError
@@ -307,6 +307,7 @@ class Sandbox:
             self._retire(slot)
             worker = None
         if worker is None:
+            reap_sandbox_orphans({w.proc.pid for w in self._pool if w is not None})
             workdir = tempfile.mkdtemp(prefix="accord-worker-")
             worker = WorkerProcess(
                 self._command(), self._uids[slot], self.limits, workdir, name=f"accord-{os.getpid()}-{slot}"
@@ -327,6 +328,7 @@ class Sandbox:
     def close(self) -> None:
         """Stop every worker and release the uids (idempotent)."""
         self._discard_all()
+        reap_sandbox_orphans(set())
         if self._lease is not None:
             self._lease.release()
 

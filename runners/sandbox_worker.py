@@ -12,6 +12,7 @@ import resource
 import select
 import shutil
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -106,6 +107,8 @@ class WorkerProcess:
     ) -> None:
         self.jobs = 0
         self.workdir = workdir
+        self._known_inner: list[int] = []
+        """Noted while the outer bwrap lives: once it dies, /proc no longer names them."""
         self._buffer = b""
         self.cgroup = Cgroup.create(name, limits)
         rlimits = _limits(limits, cgroup=self.cgroup is not None)
@@ -155,6 +158,8 @@ class WorkerProcess:
                 return None
             self._buffer += data
         line, _, self._buffer = self._buffer.partition(b"\n")
+        if not self._known_inner:  # it answered, so bubblewrap's inner process exists
+            self._known_inner = self._inner()
         return parse_reply(line, count)
 
     def alive(self) -> bool:
@@ -169,23 +174,37 @@ class WorkerProcess:
         return []
 
     def close(self) -> None:
-        inner = self._inner()
+        inner = sorted(set(self._inner()) | set(self._known_inner))
         kill_group(self.proc)
         for pipe in (self.proc.stdin, self.proc.stdout):
             if pipe is not None:
                 pipe.close()
         deadline = time.monotonic() + 2.0
         for pid in inner:  # it dies with its parent (PR_SET_PDEATHSIG); reap it
-            while time.monotonic() < deadline:
-                try:
-                    if os.waitpid(pid, os.WNOHANG)[0]:
-                        break
-                except ChildProcessError:
-                    break
-                time.sleep(0.01)
+            if not _reaped(pid, deadline):
+                # a loaded machine can take longer to tear a namespace down: never leave
+                # the zombie behind (it counts against the sandbox uid's process limit)
+                threading.Thread(target=_reap, args=(pid,), daemon=True).start()
         self._cleanup()
 
     def _cleanup(self) -> None:
         if self.cgroup is not None:
             self.cgroup.remove()
         shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _reaped(pid: int, deadline: float) -> bool:
+    """Poll for the exit of our child ``pid`` until ``deadline``; True once it is gone."""
+    while time.monotonic() < deadline:
+        try:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                return True
+        except ChildProcessError:
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
