@@ -32,6 +32,8 @@ class Meter:
     by_role: dict[str, float] = field(default_factory=dict)
     by_stage: dict[str, float] = field(default_factory=dict)
     tokens_by_role: dict[str, int] = field(default_factory=dict)
+    parent: Meter | None = field(default=None, repr=False, compare=False)
+    """A task's own meter charges its trial's too; the trial's cap decides admission."""
     in_flight: int = 0
     reserved: float = 0.0
     """What the calls in flight are expected to cost (under a cap): the mean call so far each."""
@@ -48,6 +50,10 @@ class Meter:
     def total(self) -> float:
         return self.cost + self.measure_cost
 
+    def child(self) -> Meter:
+        """A meter of one part (a task) of what this one meters (a trial)."""
+        return Meter(unit=self.unit, parent=self)
+
     @contextlib.contextmanager
     def admission(self) -> Iterator[None]:
         """Hold one call in flight, or refuse it (BudgetExceeded) once the cap is reached.
@@ -55,7 +61,12 @@ class Meter:
         One at a time, a call is refused when what was spent reaches the cap. With calls in
         flight side by side, each counts as the mean call so far until it is charged, so a
         cap is overshot by about one call, not by every call sent at once; until the first
-        call has a price, the others wait for it. Without a cap nothing waits."""
+        call has a price, the others wait for it. Without a cap nothing waits. A child
+        meter's calls are admitted by its parent's cap."""
+        if self.parent is not None:
+            with self.parent.admission():
+                yield
+            return
         with self._lock:
             if self.cap is not None:
                 while self.calls == 0 and self.in_flight > 0:
@@ -76,6 +87,8 @@ class Meter:
     def charge(self, completion: Completion, role: str, stage: str = "", *, measure: bool = False) -> None:
         with self._lock:
             self._charge(completion, role, stage or role, measure)
+        if self.parent is not None:
+            self.parent.charge(completion, role, stage, measure=measure)
 
     def _charge(self, completion: Completion, role: str, stage: str, measure: bool) -> None:
         amount = self.amount(completion)

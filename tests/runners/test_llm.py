@@ -150,3 +150,21 @@ def test_a_lone_samples_tests_are_measurement_not_cost(tmp_path: Path) -> None:
     assert meter.calls == 2 and meter.by_role["coder"] == meter.cost > 0
     assert meter.measure_cost == meter.by_role["tester"] > 0
     assert outcome.cost == meter.cost  # the task's cost is the one call that made its answer
+
+
+def test_a_tasks_meter_charges_its_trial_and_obeys_the_trials_cap() -> None:
+    from accord.runners.llm.records import Completion
+    from accord.space.errors import BudgetExceeded
+
+    trial = Meter(unit="tokens", cap=150)
+    task = trial.child()
+    answer = Completion(
+        text="x", prompt_tokens=60, completion_tokens=40, cost_usd=0.0, seconds=0.0, cached=False
+    )
+    with task.admission():
+        task.charge(answer, "coder", "code")
+    assert task.total == trial.total == 100 and task.calls == trial.calls == 1
+    with trial.child().admission():  # another task's call: 100 spent, 150 allowed
+        trial.charge(answer, "coder", "code")
+    with pytest.raises(BudgetExceeded), task.admission():
+        pass
