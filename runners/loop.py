@@ -11,13 +11,22 @@ unaligned member takes one repair step: unusable tests or code are regenerated;
 otherwise the repair policy (runners/repairs.py) decides what is rewritten. Rounds are
 shared by the population because blame assignment weighs a member's failing tests
 against its peers' candidates.
+
+Two options change how a population is drawn. ``test_samples`` draws the tests apart
+from the code: that many test generations per task (sample j is the tester's sample j),
+shared by the members (member i keeps sample i mod T as its own, for alignment and
+repair) and pooled for selection. An adaptive population (``adaptive``) is drawn in
+batches of ADAPTIVE_BATCH members, each batch through its rounds, until a stopping rule
+(given by the caller) says the selection is settled or the population is full; member i
+is always sample i.
 """
 
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -34,7 +43,7 @@ from accord.runners.sandbox import PASSED, ExecResult, Executor
 from accord.runners.tasks import Task
 from accord.runners.transcript import CallEvent, ExecuteEvent, NullTranscript, Transcript
 from accord.space.config import RoleConfig, RunConfig
-from accord.space.methods import RepairPolicy
+from accord.space.methods import RepairPolicy, Technique
 from accord.space.prompts import Example, PromptLibrary, load_examples
 
 RESAMPLE_STRIDE = 1000
@@ -43,6 +52,9 @@ N_TESTS = 5
 MEASURE_STAGES = frozenset({"tests", "explain", "check"})
 """The stages a lone, unrepaired sample's answer does not depend on."""
 MAX_PARALLEL_MEMBERS = 16
+ADAPTIVE_BATCH = 4
+"""Members drawn at a time by an adaptive population (the Beta criterion can first stop
+at 4 unanimous samples)."""
 TASKS_IN_FLIGHT = 32
 HIDDEN_TIMEOUT_S = 10.0
 """Default time-out of one task's hidden-test check (the study file's tasks.hidden_timeout_s)."""
@@ -160,6 +172,8 @@ class Loop:
         self.measure_stages = MEASURE_STAGES if lone else frozenset()
         self.repair_template = config.repairer.prompt if config.repairer else "feedback"
         self.planner_template = config.planner.prompt if config.planner else "default"
+        self._samples: dict[int, Future[tuple[str, ...]]] = {}
+        self._samples_lock = threading.Lock()
 
     # -- model calls --------------------------------------------------------------------
 
@@ -225,8 +239,30 @@ class Loop:
 
     # -- the loop -----------------------------------------------------------------------
 
-    def run(self) -> list[Member]:
-        states = [MemberState(index=i) for i in range(self.config.population)]
+    def run(self, settled: Callable[[list[Member]], bool] | None = None) -> list[Member]:
+        """Every member through its rounds; with ``settled`` (an adaptive population) in
+        batches, stopping early once ``settled`` holds of the members so far."""
+        size = self.config.population
+        batch = ADAPTIVE_BATCH if settled is not None else size
+        states: list[MemberState] = []
+        members: list[Member] = []
+        for first in range(0, size, batch):
+            drawn = [MemberState(index=i) for i in range(first, min(size, first + batch))]
+            self.rounds(drawn)
+            states += drawn
+            members = [self.member(s) for s in states]
+            if settled is not None and len(states) < size and settled(members):
+                break
+        return members
+
+    def member(self, s: MemberState) -> Member:
+        return Member(
+            index=s.index, model=self.config.coder.model_for(s.index), code=s.code, tests=s.tests,
+            tests_valid=s.valid, result=s.result, aligned=s.aligned, rounds=s.rounds,
+        )  # fmt: skip
+
+    def rounds(self, states: list[MemberState]) -> None:
+        """``states`` from their first answers through their repair rounds."""
         each(self.start, states)
         round_ = 0
         while True:
@@ -237,18 +273,50 @@ class Loop:
             round_ += 1
             blamed = self.blame(states) if self.config.repair == RepairPolicy.BLAME else {}
             each(functools.partial(self.repair, round_=round_, blamed=blamed), unaligned)
-        return [
-            Member(
-                index=s.index, model=self.config.coder.model_for(s.index), code=s.code, tests=s.tests,
-                tests_valid=s.valid, result=s.result, aligned=s.aligned, rounds=s.rounds,
-            )
-            for s in states
-        ]  # fmt: skip
+
+    # -- tests drawn apart from the code (test_samples) ---------------------------------
+
+    @property
+    def sharing(self) -> bool:
+        """The tests are drawn apart from the code: ``test_samples`` differs from the
+        population (and the tester's prompt is the same for every member)."""
+        samples = self.config.test_samples
+        return bool(samples) and samples != self.config.population and self.config.technique != Technique.SPEC
+
+    def test_sample(self, j: int) -> tuple[str, ...]:
+        """The tester's sample ``j`` of this task, written once however many ask for it."""
+        with self._samples_lock:
+            future = self._samples.get(j)
+            if future is None:
+                future = self._samples[j] = Future()
+                owner = True
+            else:
+                owner = False
+        if owner:
+            try:
+                s = MemberState(index=j, context=techniques.shared_tests_context(self))
+                future.set_result(self.write_tests(s, j))
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
+
+    def test_sets(self, members: Sequence[Member]) -> list[tuple[str, ...]]:
+        """The test samples selection pools, each once: one per member, or with
+        ``test_samples`` the T shared samples (all drawn now) and any tests a repair wrote."""
+        if not self.sharing:
+            return [m.tests for m in members]
+        with ThreadPoolExecutor(max_workers=MAX_PARALLEL_MEMBERS) as pool:
+            shared = list(pool.map(self.test_sample, range(self.config.test_samples)))
+        return shared + [m.tests for m in members if m.tests not in shared]
 
     def start(self, s: MemberState) -> None:
         s.context = techniques.BUILDERS[self.config.technique](self, s)
         # the tests never depend on the code: both requests go out at once
-        s.code, s.tests = both(lambda: self.write_code(s, s.index), lambda: self.write_tests(s, s.index))
+        if self.sharing:
+            own = s.index % self.config.test_samples
+            s.code, s.tests = both(lambda: self.write_code(s, s.index), lambda: self.test_sample(own))
+        else:
+            s.code, s.tests = both(lambda: self.write_code(s, s.index), lambda: self.write_tests(s, s.index))
 
     def evaluate(self, states: Sequence[MemberState], round_: int) -> None:
         """Run each member's code against its tests, and the stubs against them."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from accord.runners.distinguish import distinguish
 from accord.runners.leakage import shows, split
-from accord.runners.loop import LoopContext, Member, harness, run_loops
-from accord.runners.selectors import Ballot, choose
+from accord.runners.loop import Loop, LoopContext, Member, harness
+from accord.runners.selectors import Ballot, choose, is_settled
 from accord.runners.tasks import Task
 from accord.runners.transcript import SelectEvent
 from accord.space.config import RunConfig
@@ -92,10 +94,20 @@ class Judge:
 
 
 def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutcome:
-    start, calls, cost = time.perf_counter(), ctx.meter.calls, ctx.meter.cost
-    members = run_loops(task, config, ctx)
-    ballot = Ballot(members, task, ctx.executor, config.test_timeout_s)
+    start = time.perf_counter()
+    # the task's own meter (tasks run side by side): it charges the trial's meter too
+    ctx = dataclasses.replace(ctx, meter=ctx.meter.child())
+    loop = Loop(task, config, ctx)
+
+    def ballot_of(members: list[Member]) -> Ballot:
+        return Ballot(members, task, ctx.executor, config.test_timeout_s, test_sets=loop.test_sets(members))
+
+    settled = (lambda members: is_settled(config.selection, ballot_of(members))) if config.adaptive else None
+    members = loop.run(settled)
+    ballot = ballot_of(members)
     chosen = choose(config.selection, ballot)
+    if config.distinguish and chosen is not None:
+        chosen = distinguish(loop, ballot, config.selection, chosen)
     winner = members[chosen] if chosen is not None else None
     code = winner.code if winner else None
     hidden: bool | None = None
@@ -116,8 +128,8 @@ def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutco
         rounds=sum(m.rounds for m in members),
         members=len(members),
         aligned_members=sum(m.aligned for m in members),
-        calls=ctx.meter.calls - calls,
-        cost=ctx.meter.cost - cost,
+        calls=ctx.meter.calls,
+        cost=ctx.meter.cost,
         seconds=time.perf_counter() - start,
     )
     ctx.transcript.write(

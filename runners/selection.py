@@ -13,6 +13,11 @@ from typing import TypeVar
 V = TypeVar("V", bound=tuple[Hashable, ...])
 
 
+def groups(vectors: Sequence[V | None]) -> dict[V, list[int]]:
+    """Candidates with equal vectors, in order of first appearance."""
+    return _groups(vectors)
+
+
 def _groups(vectors: Sequence[V | None]) -> dict[V, list[int]]:
     groups: dict[V, list[int]] = {}
     for index, vector in enumerate(vectors):
@@ -29,10 +34,7 @@ def majority(
     returned None on every probe shows no behaviour and cannot win as part of a bloc
     (unless every candidate is like that). Without probes (the tests held no usable call),
     the most common code wins, compared as written; ties go to the earliest."""
-    shown = [s if s is not None and not _silent(s) else None for s in signatures]
-    if any(s for s in shown):
-        signatures = shown
-    groups = _groups([s if s else None for s in signatures])
+    groups = _groups(shown_signatures(signatures))
     if groups:
         return max(groups.values(), key=lambda members: (len(members), -members[0]))[0]
     texts = _groups([(" ".join(c.split()),) if c else None for c in codes])
@@ -41,10 +43,24 @@ def majority(
     return max(texts.values(), key=lambda members: (len(members), -members[0]))[0]
 
 
+def shown_signatures(
+    signatures: Sequence[tuple[tuple[str, str], ...] | None],
+) -> list[tuple[tuple[str, str], ...] | None]:
+    """The signatures that show behaviour (None for the rest), unless none does: then all
+    that have any probe."""
+    shown = [s if s is not None and not _silent(s) else None for s in signatures]
+    return [s if s else None for s in (shown if any(s for s in shown) else signatures)]
+
+
+def probe_output(message: str) -> str:
+    """A probe's output: the message of its failed assert, as the sandbox reports it."""
+    return message.removeprefix("AssertionError: ")
+
+
 def _silent(signature: tuple[tuple[str, str], ...]) -> bool:
     """Every probe raised, timed out or gave None: a probe's output is its assert's
     message, so a real output is a "failed" outcome whose message is not 'None'."""
-    return all(status != "failed" or message == "None" for status, message in signature)
+    return all(status != "failed" or probe_output(message) == "None" for status, message in signature)
 
 
 def dual_agreement(
@@ -66,17 +82,35 @@ def dual_agreement_group(
 ) -> list[int]:
     """The members of the winning dual-agreement group, top ties merged (CodeT's pass@1
     is the expected correctness of a member drawn from it)."""
-    groups = _groups([v if v is not None and any(v) else None for v in vectors])
-    if not groups:
+    scores = _dual_scores(vectors, weights, size_weight)
+    if not scores:
         return []
+    top = max(score for score, _ in scores)
+    return sorted(i for score, members in scores if score == top for i in members)
+
+
+def dual_agreement_ranking(
+    vectors: Sequence[tuple[bool, ...] | None],
+    weights: Sequence[int] | None = None,
+    size_weight: Callable[[int], float] = math.sqrt,
+) -> list[list[int]]:
+    """The dual-agreement groups, best first (ties: the earliest first)."""
+    scores = _dual_scores(vectors, weights, size_weight)
+    return [members for _, members in sorted(scores, key=lambda item: (-item[0], item[1][0]))]
+
+
+def _dual_scores(
+    vectors: Sequence[tuple[bool, ...] | None],
+    weights: Sequence[int] | None,
+    size_weight: Callable[[int], float],
+) -> list[tuple[float, list[int]]]:
+    groups = _groups([v if v is not None and any(v) else None for v in vectors])
 
     def score(vector: tuple[bool, ...], members: list[int]) -> float:
         passed = sum(w for w, ok in zip(weights or [1] * len(vector), vector, strict=True) if ok)
         return passed * size_weight(len(members))
 
-    scores = {vector: score(vector, members) for vector, members in groups.items()}
-    top = max(scores.values())
-    return sorted(i for vector, members in groups.items() if scores[vector] == top for i in members)
+    return [(score(vector, members), members) for vector, members in groups.items()]
 
 
 def dual_agreement_distinct(
@@ -104,3 +138,57 @@ def first_aligned(aligned: Sequence[bool], own_pass_fraction: Sequence[float | N
             return index
     scored = [(fraction, -index) for index, fraction in enumerate(own_pass_fraction) if fraction is not None]
     return -max(scored)[1] if scored else None
+
+
+def clusters(
+    signatures: Sequence[tuple[tuple[str, str], ...] | None],
+    vectors: Sequence[tuple[bool, ...] | None],
+    weights: Sequence[int] | None = None,
+) -> int | None:
+    """Behaviour clusters scored by test agreement (MBR-exec's clusters, CodeT's score):
+    candidates with the same outputs on every probed input form a cluster; a cluster
+    scores the generated tests its members pass (the mean, each test counted with its
+    multiplicity) x sqrt(its size). The first member of the best cluster is chosen; ties
+    go to the earliest. None when no cluster passes any test."""
+    ranked = cluster_ranking(signatures, vectors, weights)
+    return ranked[0][0] if ranked else None
+
+
+def cluster_ranking(
+    signatures: Sequence[tuple[tuple[str, str], ...] | None],
+    vectors: Sequence[tuple[bool, ...] | None],
+    weights: Sequence[int] | None = None,
+) -> list[list[int]]:
+    """The clusters of ``clusters``, best first, those passing no test left out."""
+    groups = _groups(
+        [s if s is not None and vectors[i] is not None else None for i, s in enumerate(signatures)]
+    )
+
+    def passed(index: int) -> float:
+        vector = vectors[index]
+        assert vector is not None
+        return sum(w for w, ok in zip(weights or [1] * len(vector), vector, strict=True) if ok)
+
+    scored = [
+        (sum(map(passed, members)) / len(members) * math.sqrt(len(members)), members)
+        for members in groups.values()
+    ]
+    return [
+        members for score, members in sorted(scored, key=lambda item: (-item[0], item[1][0])) if score > 0
+    ]
+
+
+def size_ranking(groups: Sequence[list[int]]) -> list[list[int]]:
+    """Groups, largest first; ties go to the earliest."""
+    return sorted(groups, key=lambda members: (-len(members), members[0]))
+
+
+def settled(top: int, second: int, confidence: float = 0.95) -> bool:
+    """Adaptive-Consistency's Beta stopping criterion (Aggarwal et al., 2023): with ``top``
+    samples in the leading cluster and ``second`` in the runner-up, the leader's share of
+    the two, under a uniform prior, is Beta(top + 1, second + 1); sampling stops once the
+    chance that it is above one half reaches ``confidence``. P(Beta(a, b) > 1/2) is the
+    chance of at most a - 1 heads in a + b - 1 fair tosses."""
+    a, b = top + 1, second + 1
+    n = a + b - 1
+    return sum(math.comb(n, k) for k in range(a)) / 2**n >= confidence

@@ -6,7 +6,9 @@ The rules themselves are pure functions on vectors, in runners/selection.py.
 
 from __future__ import annotations
 
+import ast
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -26,23 +28,39 @@ class Ballot:
     task: Task
     executor: Executor
     timeout_s: float
+    test_sets: Sequence[tuple[str, ...]] | None = None
+    """The test samples pooled for the vote, each once (default: each member's own)."""
 
     def _run(self, tests: tuple[str, ...]) -> list[ExecResult | None]:
-        coded = [m for m in self.members if m.code]
-        jobs = [(m.code or "", tests) for m in coded]
-        runs = iter(self.executor.run_many(jobs, timeout_s=self.timeout_s, **harness(self.task)))
-        return [next(runs) if m.code else None for m in self.members]
+        """Each member's code against ``tests``; codes that differ only in layout and
+        comments run once, and every member holding one gets its result."""
+        keys = [normalized(m.code) if m.code else None for m in self.members]
+        distinct = list(dict.fromkeys(k for k in keys if k is not None))
+        code_of = {normalized(m.code): m.code for m in reversed(self.members) if m.code}
+        jobs = [(code_of[key] or "", tests) for key in distinct]
+        results = dict(
+            zip(
+                distinct,
+                self.executor.run_many(jobs, timeout_s=self.timeout_s, **harness(self.task)),
+                strict=True,
+            )
+        )
+        return [results[k] if k is not None else None for k in keys]
+
+    @property
+    def samples(self) -> Sequence[tuple[str, ...]]:
+        return self.test_sets if self.test_sets is not None else [m.tests for m in self.members]
 
     @functools.cached_property
     def union(self) -> tuple[str, ...]:
         """Every generated test of the population, once."""
-        return tuple(dict.fromkeys(t for m in self.members for t in m.tests))
+        return tuple(dict.fromkeys(t for tests in self.samples for t in tests))
 
     @functools.cached_property
     def multiplicity(self) -> list[int]:
-        """Per test of the union, how many members' test sets hold it (CodeT counts a test
-        once per sample that wrote it)."""
-        return [sum(test in m.tests for m in self.members) for test in self.union]
+        """Per test of the union, how many test samples hold it (CodeT counts a test once
+        per sample that wrote it)."""
+        return [sum(test in tests for tests in self.samples) for test in self.union]
 
     @functools.cached_property
     def pass_vectors(self) -> list[tuple[bool, ...] | None]:
@@ -56,6 +74,15 @@ class Ballot:
         return [
             tuple((o.status.value, o.error) for o in r.outcomes) if r else None for r in self._run(inputs)
         ]
+
+
+def normalized(code: str) -> str:
+    """The code with its layout and comments normalised (Python's own unparse of its
+    syntax tree); as written when it does not parse."""
+    try:
+        return ast.unparse(ast.parse(code))
+    except (SyntaxError, ValueError, RecursionError):
+        return code
 
 
 Selector = Callable[[Ballot], int | None]
@@ -88,6 +115,10 @@ def dual_agreement_linear(ballot: Ballot) -> int | None:
     return group[0] if group else None
 
 
+def clusters(ballot: Ballot) -> int | None:
+    return selection.clusters(ballot.signatures, ballot.pass_vectors, ballot.multiplicity)
+
+
 def first_aligned(ballot: Ballot) -> int | None:
     members = ballot.members
     return selection.first_aligned([m.aligned for m in members], [m.own_pass_fraction for m in members])
@@ -102,6 +133,40 @@ SELECTORS: Mapping[SelectionRule, Selector] = {
     SelectionRule.MAJORITY: majority,
     SelectionRule.DUAL_AGREEMENT: dual_agreement,
     SelectionRule.DUAL_AGREEMENT_LINEAR: dual_agreement_linear,
+    SelectionRule.CLUSTERS: clusters,
     SelectionRule.FIRST_ALIGNED: first_aligned,
     SelectionRule.MOST_PASSED: most_passed,
 }
+
+
+def _majority_ranking(ballot: Ballot) -> list[list[int]]:
+    groups = list(selection.groups(selection.shown_signatures(ballot.signatures)).values())
+    if not groups:  # no probes: the most common code, as written
+        texts = [(" ".join(m.code.split()),) if m.code else None for m in ballot.members]
+        groups = list(selection.groups(texts).values())
+    return selection.size_ranking(groups)
+
+
+def _dual_ranking(size_weight: Callable[[int], float]) -> Callable[[Ballot], list[list[int]]]:
+    def rank(ballot: Ballot) -> list[list[int]]:
+        return selection.dual_agreement_ranking(ballot.pass_vectors, ballot.multiplicity, size_weight)
+
+    return rank
+
+
+RANKINGS: Mapping[SelectionRule, Callable[[Ballot], list[list[int]]]] = {
+    SelectionRule.MAJORITY: _majority_ranking,
+    SelectionRule.DUAL_AGREEMENT: _dual_ranking(math.sqrt),
+    SelectionRule.DUAL_AGREEMENT_LINEAR: _dual_ranking(float),
+    SelectionRule.CLUSTERS: lambda b: selection.cluster_ranking(b.signatures, b.pass_vectors, b.multiplicity),
+}
+"""The clusters a rule ranks, best first (an adaptive population stops on the leading
+two; distinguishing inputs set the two apart)."""
+
+
+def is_settled(rule: SelectionRule, ballot: Ballot) -> bool:
+    """The rule's leading cluster is safely ahead of the runner-up (the Beta criterion)."""
+    ranked = RANKINGS[rule](ballot)
+    if not ranked:
+        return False
+    return selection.settled(len(ranked[0]), len(ranked[1]) if len(ranked) > 1 else 0)

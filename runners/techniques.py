@@ -51,10 +51,23 @@ def spec(loop: Loop, s: MemberState) -> Context:
 
 
 def fewshot(loop: Loop, s: MemberState) -> Context:
+    return _examples(loop)
+
+
+def _examples(loop: Loop) -> Context:
     if not loop.config.fewshot_k:
         return Context()
     examples = loop.ctx.examples[: loop.config.fewshot_k]
     return Context(code=fewshot_context(examples, "code"), tests=fewshot_context(examples, "tests"))
+
+
+def shared_tests_context(loop: Loop) -> Context:
+    """What the tester sees besides the task when its tests are drawn apart from any one
+    member (``test_samples``): the same for every member, so never a spec."""
+    technique = loop.config.technique
+    if technique == Technique.SPEC:
+        raise ValueError("a spec is written per member: its tests cannot be shared")
+    return Context(tests=_examples(loop).tests) if technique == Technique.FEWSHOT else Context()
 
 
 BUILDERS: Mapping[Technique, Builder] = {

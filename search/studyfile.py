@@ -26,6 +26,7 @@ from accord.search.reader import (
     read_toml,
 )
 from accord.space import PRESETS, ConfigError, PresetTrial, PromptLibrary, RunConfig, SpaceSpec, parse_space
+from accord.space.config import ENSEMBLE_SEPARATOR
 from accord.space.presets import preset_trials
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random")
@@ -223,6 +224,7 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
 
     space_table = root.get("space", dict, {})
     space = parse_space(space_table, models=tuple(models), prompts=prompts, file=file)
+    _check_askable(space, models, file)
     root.done()
     presets = preset_trials(study["presets"], space, models=study.pop("preset_models"), file=file)
 
@@ -246,6 +248,27 @@ def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
         tasks_in_flight=tasks_in_flight,
         sandbox_workers=sandbox_workers,
     )
+
+
+def _check_askable(space: SpaceSpec, models: Mapping[str, ModelSpec], file: str) -> None:
+    """Distinguishing inputs ask the tester and the planner (or the coder) prompts no
+    replayed corpus recorded: a space that allows them needs models that can answer."""
+    if not space.contains("selection.distinguish", True):
+        return
+    asked = {
+        alias
+        for dimension in ("coder.model", "tester.model", "planner.model")
+        for value in space.values(dimension)
+        for alias in str(value).split(ENSEMBLE_SEPARATOR)
+    }
+    replayed = sorted(alias for alias in asked if alias in models and models[alias].is_replay)
+    if replayed:
+        raise ConfigError(
+            f"distinguishing inputs are unavailable on replayed models ({', '.join(replayed)}): "
+            "a recorded corpus answers only the prompts it recorded; set it to false",
+            file=file,
+            key="space.selection.distinguish",
+        )
 
 
 def load_study(path: Path) -> StudyDefinition:

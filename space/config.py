@@ -49,6 +49,15 @@ class RunConfig:
     """Before a member counts as aligned, its code is described back in words and the
     planner checks the description against the task; a mismatch is repaired."""
     repair: RepairPolicy = RepairPolicy.CODE
+    adaptive: bool = False
+    """Draw the population in batches and stop once the rule's leading cluster is safely
+    ahead (Adaptive-Consistency's Beta criterion); ``population`` is the most drawn."""
+    test_samples: int = 0
+    """Test generations per task, shared by the population (0: one per member, CodeT's
+    N code and N test samples)."""
+    distinguish: bool = False
+    """When the top two clusters disagree, the tester writes inputs on which they differ
+    and the model judges which output the task asks for (S*)."""
     max_tokens: int = 512
     min_asserts: int = 3
     """A test set with fewer usable asserts is degenerate and cannot align."""
@@ -86,9 +95,16 @@ class RunConfig:
             if self.max_rounds
             else "no repair"
         )
-        pick = f", {self.selection} selection" if self.population > 1 else ""
+        pick = ""
+        if self.population > 1:
+            pick = f", {self.selection} selection"
+            if self.distinguish:
+                pick += " with distinguishing inputs"
+            if self.test_samples:
+                pick += f", {self.test_samples} test samples"
         explain = ", self-explanation checked" if self.self_explain else ""
         return (
             f"coder {role(self.coder)}, tester {role(self.tester)}; {technique}; "
-            f"population {self.population}{pick}; {repair}{explain}"
+            f"population {'adaptive, up to ' if self.adaptive else ''}{self.population}{pick}; "
+            f"{repair}{explain}"
         )

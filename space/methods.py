@@ -109,8 +109,29 @@ class SelectionRule(Method):
         "dual_agreement_linear",
         "CodeT as the paper writes it: groups scored by tests passed x group size",
     )
+    CLUSTERS = (
+        "clusters",
+        "behaviour clusters (same outputs on every call found in the generated tests, as majority) "
+        "scored by the generated tests their members pass x sqrt(cluster size), as CodeT scores groups",
+    )
     FIRST_ALIGNED = "first_aligned", "the first aligned member; else the one passing most of its own tests"
     MOST_PASSED = "most_passed", "the candidate passing the most generated tests"
+
+    @property
+    def clusters(self) -> bool:
+        """The rule ranks clusters of candidates (what an adaptive population and
+        distinguishing inputs work on)."""
+        return self in CLUSTER_RULES
+
+
+CLUSTER_RULES = frozenset(
+    {
+        SelectionRule.MAJORITY,
+        SelectionRule.DUAL_AGREEMENT,
+        SelectionRule.DUAL_AGREEMENT_LINEAR,
+        SelectionRule.CLUSTERS,
+    }
+)
 
 
 METHODS: dict[str, type[Method]] = {

@@ -2,7 +2,9 @@
 
 A template file is named ``<stage>_<name>.txt``. Stages: ``code`` and ``tests`` (the
 coder's and the tester's first answers), ``repair`` and ``reflect`` (the repairer),
-``plan``, ``spec``, ``explain`` and ``check`` (the planner's steps). Above a line holding
+``plan``, ``spec``, ``explain`` and ``check`` (the planner's steps), ``distinguish``
+(the tester's inputs that set two clusters apart) and ``judge`` (which of two outputs
+the task asks for). Above a line holding
 only ``---`` is the system message, below it the user message. ``$context`` in a code or
 tests template receives what the technique adds (reasoning instructions, a plan, a spec,
 worked examples); an empty placeholder leaves no blank lines behind. Users add templates
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from accord.space.errors import ConfigError
 
-ROLES = ("code", "tests", "repair", "reflect", "plan", "spec", "explain", "check")
+ROLES = ("code", "tests", "repair", "reflect", "plan", "spec", "explain", "check", "distinguish", "judge")
 BUILTIN_DIR = Path(__file__).with_name("prompts")
 EXAMPLES_FILE = BUILTIN_DIR / "examples.jsonl"
 _BLANKS = re.compile(r"\n{3,}")

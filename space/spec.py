@@ -62,6 +62,17 @@ def choosing(params: Mapping[str, Any]) -> bool:
     return int(params["population.size"]) > 1
 
 
+def ranking_clusters(params: Mapping[str, Any]) -> bool:
+    """A population whose selection rule ranks clusters of candidates."""
+    return choosing(params) and SelectionRule(params["selection.rule"]).clusters
+
+
+def sharing_tests(params: Mapping[str, Any]) -> bool:
+    """A population whose tests can be drawn apart from its code: the tester sees the same
+    prompt for every member (a spec is written per member)."""
+    return choosing(params) and params["technique"] != Technique.SPEC
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dimension:
     kind: str
@@ -105,12 +116,18 @@ DIMENSIONS: Mapping[str, Dimension] = {
     "selection.rule": Dimension(
         kind="str", default="majority", allowed=SelectionRule.searchable_values(), when=choosing
     ),
+    "selection.distinguish": Dimension(kind="bool", default=False, when=ranking_clusters),
+    "population.adaptive": Dimension(kind="bool", default=False, when=ranking_clusters),
+    "tests.samples": Dimension(kind="int", default=0, minimum=0, maximum=1000, when=sharing_tests),
 }
 """Every dimension accord knows, in the order ``suggest`` asks for them; each one's
 condition reads only dimensions before it. Conditional ones: ``fewshot.k`` when the
 technique is fewshot; ``planner.*`` when the technique uses a planner (plan, spec) or
 self-explanation is on; ``repair.policy`` and ``repairer.*`` when loop.max_rounds > 0;
-``selection.rule`` when population.size > 1. A model value may be an ensemble "a+b"
+``selection.rule`` when population.size > 1; ``selection.distinguish`` and
+``population.adaptive`` when the rule ranks clusters (majority, dual agreement,
+clusters); ``tests.samples`` (0: one per member) when population.size > 1 and the
+technique is not spec. A model value may be an ensemble "a+b"
 (members take turns); planner.model and repairer.model may be "coder" (the coder's
 model)."""
 

@@ -75,5 +75,8 @@ def build_config(params: Mapping[str, Any], settings: Mapping[str, Any] | None =
         max_rounds=int(params["loop.max_rounds"]),
         repair=params.get("repair.policy", RepairPolicy.CODE),
         selection=params.get("selection.rule", SelectionRule.SINGLE),
+        adaptive=bool(params.get("population.adaptive", False)),
+        test_samples=int(params.get("tests.samples", 0)),
+        distinguish=bool(params.get("selection.distinguish", False)),
         **dict(settings or {}),
     )

@@ -55,9 +55,15 @@ def tasks(task_file: Path) -> tuple:
 
 def stages(backend: ScriptedBackend) -> list[str]:
     """The stages called, in order; a member's first code and tests go out together, in
-    either order, so those two are listed code first."""
+    either order, so such a pair is listed code first."""
     called = [r.stage for r in backend.calls]
-    return sorted(called[:2]) + called[2:] if set(called[:2]) == {"code", "tests"} else called
+    i = 0
+    while i < len(called) - 1:
+        if set(called[i : i + 2]) == {"code", "tests"}:
+            called[i : i + 2] = ["code", "tests"]
+            i += 1
+        i += 1
+    return called
 
 
 def test_aligned_on_first_round(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
@@ -206,8 +212,9 @@ def test_plan_and_spec_come_first_and_condition_the_code(
     )
     assert member.aligned and stages(backend) == [stage, "code", "tests"]
     assert backend.calls[0].model == "bad"
-    assert note in backend.calls[1].messages[-1]["content"]
-    tester_sees_it = note in backend.calls[2].messages[-1]["content"]
+    code, tests = sorted(backend.calls[1:3], key=lambda c: c.stage)  # asked side by side
+    assert note in code.messages[-1]["content"]
+    tester_sees_it = note in tests.messages[-1]["content"]
     assert tester_sees_it == (technique == "spec")  # a spec is shared, a plan is the coder's
 
 
@@ -215,14 +222,16 @@ def test_fewshot_and_cot_shape_the_prompts(tmp_path: Path, tasks: tuple, sandbox
     backend = ScriptedBackend(solving_script())
     ctx = context(tmp_path, backend, sandbox)
     run_loops(tasks[0], config(technique="fewshot", fewshot_k=2), ctx)
-    code_prompt, tests_prompt = (c.messages[-1]["content"] for c in backend.calls[:2])
+    first = sorted(backend.calls[:2], key=lambda c: c.stage)  # code, then tests
+    code_prompt, tests_prompt = (c.messages[-1]["content"] for c in first)
     assert code_prompt.count("Task:") == 2 and "def initials" in code_prompt
     assert (
         "assert initials('ada lovelace') == 'A.L.'" in tests_prompt and "part[0].upper()" not in tests_prompt
     )
     run_loops(tasks[0], config(technique="cot"), ctx)
-    assert "step by step" in backend.calls[2].messages[-1]["content"]
-    assert "step by step" not in backend.calls[3].messages[-1]["content"]
+    code, tests = sorted(backend.calls[2:4], key=lambda c: c.stage)
+    assert "step by step" in code.messages[-1]["content"]
+    assert "step by step" not in tests.messages[-1]["content"]
 
 
 def test_self_explanation_mismatch_is_repaired(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
@@ -337,3 +346,13 @@ def test_selection_answers_whenever_a_member_has_code(tmp_path: Path, tasks: tup
     for rule in ("first_aligned", "most_passed", "majority", "dual_agreement", "dual_agreement_linear"):
         outcome = run_population(tasks[0], config(population=3, selection=rule), ctx)
         assert outcome.selected == 0 and outcome.hidden_passed, rule
+
+
+def test_tasks_in_flight_each_count_their_own_calls(tmp_path: Path, tasks: tuple, sandbox: Sandbox) -> None:
+    backend = ScriptedBackend(solving_script())
+    ctx = context(tmp_path, backend, sandbox)
+    result = run_config(tasks, config("bad", population=3, rounds=1), ctx, pass_source="hidden")
+    # the two tasks ran side by side on one trial meter: each outcome holds only its own calls
+    assert [o.calls for o in result.outcomes] == [9, 9]  # 3 code, 3 tests, 3 repairs each
+    assert sum(o.calls for o in result.outcomes) == ctx.meter.calls == len(backend.calls)
+    assert sum(o.cost for o in result.outcomes) == pytest.approx(result.cost)

@@ -108,3 +108,16 @@ def test_gp_sampler_says_what_it_needs() -> None:
             SAMPLER_FACTORIES["gp"](1)
     else:
         assert isinstance(SAMPLER_FACTORIES["gp"](1), optuna.samplers.GPSampler)
+
+
+def test_distinguishing_inputs_are_refused_on_a_replayed_corpus(tmp_path: Path) -> None:
+    studies = Path(__file__).resolve().parents[2] / "studies"
+    text = (studies / "replay-search.toml").read_text()
+    text = text.replace("../../shared", str(studies.parent.parent / "shared"))
+    (tmp_path / "ok.toml").write_text(text)
+    assert load_study(tmp_path / "ok.toml").space.values("selection.distinguish") == (False,)
+    (tmp_path / "s.toml").write_text(text + "selection.distinguish = [false, true]\n")
+    with pytest.raises(
+        ConfigError, match=r"space\.selection\.distinguish.*unavailable on replayed models \(codegen\)"
+    ):
+        load_study(tmp_path / "s.toml")

@@ -21,19 +21,30 @@ EVERYTHING = {
     "technique": ["plan", "direct", "cot", "spec", "fewshot"],
     "fewshot": {"k": {"low": 1, "high": 4}},
     "planner": {"model": ["b", "coder"]},
-    "population": {"size": [3, 1, 5]},
+    "population": {"size": [3, 1, 5], "adaptive": [True, False]},
+    "tests": {"samples": [3, 0, 10]},
     "loop": {"max_rounds": [2, 0, 5], "self_explain": [True, False]},
     "repair": {"policy": ["blame", "code", "reflect", "tests", "both"]},
     "repairer": {"model": ["a", "coder"]},
-    "selection": {"rule": ["first_aligned", "majority", "dual_agreement"]},
+    "selection": {
+        "rule": ["first_aligned", "clusters", "majority", "dual_agreement"],
+        "distinguish": [True, False],
+    },
 }
 NEUTRAL = {"coder.prompt": "direct", "tester.prompt": "basic", "loop.self_explain": False}
 REPAIR = {"repairer.model": "coder", "repairer.prompt": "feedback"}
+FIXED_POPULATION = {"selection.distinguish": False, "population.adaptive": False, "tests.samples": 0}
 # The documented dicts (README's preset table), for coder model "a"; the tester follows it.
 DOCUMENTED = {
     "single-shot": {"technique": "direct", "population.size": 1, "loop.max_rounds": 0},
-    "cot-sc": {"technique": "cot", "population.size": 5, "loop.max_rounds": 0, "selection.rule": "majority"},
-    "codet": {"technique": "direct", "population.size": 5, "loop.max_rounds": 0, "selection.rule": "dual_agreement"},
+    "cot-sc": {
+        "technique": "cot", "population.size": 5, "loop.max_rounds": 0, "selection.rule": "majority",
+        **FIXED_POPULATION,
+    },
+    "codet": {
+        "technique": "direct", "population.size": 5, "loop.max_rounds": 0, "selection.rule": "dual_agreement",
+        **FIXED_POPULATION,
+    },
     "self-debug": {"technique": "direct", "population.size": 1, "loop.max_rounds": 5, "repair.policy": "code", **REPAIR},
     "reflexion": {"technique": "direct", "population.size": 1, "loop.max_rounds": 5, "repair.policy": "reflect", **REPAIR},
     "agentcoder": {
