@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 import optuna
 from tqdm import tqdm
@@ -46,8 +46,9 @@ def front_table(rows: Sequence[dict[str, Any]], unit: str, *, mark_front: bool =
 class BarReporter:
     """Progress bars for trials and the running trial's tasks; one line per trial."""
 
-    def __init__(self, *, enabled: bool, prefix: str = "") -> None:
-        self.enabled, self.prefix = enabled, prefix
+    def __init__(self, *, enabled: bool, prefix: str = "", file: TextIO | None = None) -> None:
+        """``file``: where the per-trial lines go (standard output when None)."""
+        self.enabled, self.prefix, self.file = enabled, prefix, file
         self._trials: Any = None
         self._tasks: dict[int, Any] = {}
 
@@ -75,18 +76,19 @@ class BarReporter:
             why = f"trial {trial.user_attrs[REPEAT_ATTR]} ran this configuration already"
             if trial.state == optuna.trial.TrialState.PRUNED:
                 why += "; the sampler is asked again"
-            self._trials.write(f"{self.prefix}trial {trial.number} REPEAT, not run: {why}")
+            self._trials.write(f"{self.prefix}trial {trial.number} REPEAT, not run: {why}", file=self.file)
             return
         self._trials.update(1)
         stopped = f" STOPPED ({trial.user_attrs['stopped']})" if trial.user_attrs.get("stopped") else ""
         if trial.state == optuna.trial.TrialState.FAIL:
             reason = trial.user_attrs.get("fail_reason", "see --debug")
-            self._trials.write(f"{self.prefix}trial {trial.number} FAIL: {reason}")
+            self._trials.write(f"{self.prefix}trial {trial.number} FAIL: {reason}", file=self.file)
             return
         self._trials.write(
             f"{self.prefix}trial {trial.number} {trial.state.name}{stopped}: "
             f"pass rate {interval(rate(trial))} cost={fmt(values[1])} {unit}  "
-            f"[{trial.user_attrs.get('config', '')}]"
+            f"[{trial.user_attrs.get('config', '')}]",
+            file=self.file,
         )
 
     def close(self) -> None:

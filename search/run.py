@@ -43,6 +43,9 @@ class RunOptions:
     use_cache: bool = True
     as_worker: bool = False
     """This process is one of ``workers``: the parent created the study and queued presets."""
+    on_repeat: str = "reuse"
+    """A proposal of a configuration already run: "reuse" its figures (a REPEAT trial, free,
+    not counted) or "resample" (pruned, so the sampler asks again); benchmarks/repeats.py."""
 
 
 class Reporter(Protocol):
@@ -52,6 +55,9 @@ class Reporter(Protocol):
     def trials(self, total: int) -> None: ...
     def trial_tasks(self, number: int, total: int) -> Callable[[TaskOutcome], None]: ...
     def trial_done(self, trial: optuna.trial.FrozenTrial, unit: str) -> None: ...
+
+
+WAITING = optuna.trial.TrialState.WAITING
 
 
 def run_study(definition: StudyDefinition, options: RunOptions, reporter: Reporter) -> optuna.Study:
@@ -83,8 +89,9 @@ def run_study(definition: StudyDefinition, options: RunOptions, reporter: Report
                 f"trials {', '.join(map(str, swept))} were left RUNNING by a worker that died: "
                 "marked FAIL and queued again"
             )
+        started = sum(t.state != WAITING for t in study.trials)
         reporter.notice(
-            f"study {definition.name}: {len(study.trials)} trials so far, running {n_trials} more "
+            f"study {definition.name}: {started} trials so far, running {n_trials} more "
             f"on {len(tasks)} tasks ({len(split.holdout)} more held out) with {options.workers} "
             f"worker{'s' * (options.workers > 1)} "
             f"({', '.join(enqueued) or 'no'} presets newly queued)"
@@ -123,7 +130,8 @@ def _optimize(
         elif counted["repeats_in_a_row"] >= MAX_REPEATS_IN_A_ROW:
             reporter.notice(
                 f"the sampler proposed {MAX_REPEATS_IN_A_ROW} configurations in a row that had run already: "
-                "the space looks exhausted; widen it to search further"
+                "the space looks exhausted, or the sampler has converged; widen the space, or use "
+                'sampler = "random", to search further'
             )
             study.stop()
 
@@ -138,6 +146,7 @@ def _optimize(
             runtime.executor,
             artifacts=artifacts,
             on_task_factory=lambda number: reporter.trial_tasks(number, len(tasks)),
+            on_repeat=options.on_repeat,
         )
         study.optimize(
             objective,
