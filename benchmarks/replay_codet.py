@@ -26,7 +26,7 @@ from pathlib import Path
 
 from accord.runners import selection
 from accord.runners.llm import Meter
-from accord.runners.loop import LoopContext, harness
+from accord.runners.members import LoopContext, harness
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox

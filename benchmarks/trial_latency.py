@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 from accord.runners.llm import LLMRequest, Meter
-from accord.runners.loop import LoopContext
+from accord.runners.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.tasks import load_tasks

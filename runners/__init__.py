@@ -13,7 +13,8 @@ from accord.runners.llm import (
     RawCompletion,
     ResponseCache,
 )
-from accord.runners.loop import LoopContext, Member, run_loops
+from accord.runners.loop import run_loops
+from accord.runners.members import LoopContext, Member
 from accord.runners.population import TaskOutcome, run_population
 from accord.runners.run import PASS_SOURCES, RunResult, run_config, score
 from accord.runners.sandbox import ExecResult, Executor, Sandbox, TestOutcome

@@ -17,7 +17,8 @@ import ast
 import re
 
 from accord.runners.extract import imported_names, probes
-from accord.runners.loop import Loop, MemberState
+from accord.runners.loop import Loop
+from accord.runners.members import MemberState
 from accord.runners.sandbox import ExecResult
 from accord.runners.selection import probe_output
 from accord.runners.selectors import RANKINGS, Ballot

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from accord.runners.distinguish import distinguish
 from accord.runners.leakage import shows, split
-from accord.runners.loop import Loop, LoopContext, Member, harness
+from accord.runners.loop import Loop
+from accord.runners.members import LoopContext, Member, harness
 from accord.runners.selectors import Ballot, choose, is_settled
 from accord.runners.tasks import Task
 from accord.runners.transcript import SelectEvent

@@ -10,7 +10,8 @@ from accord.runners.sandbox import PASSED, ExecResult
 from accord.space.methods import RepairPolicy
 
 if TYPE_CHECKING:
-    from accord.runners.loop import Loop, MemberState
+    from accord.runners.loop import Loop
+    from accord.runners.members import MemberState
 
 FEEDBACK_LIMIT = 5
 

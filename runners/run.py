@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from accord.runners.llm import Meter
-from accord.runners.loop import LoopContext
+from accord.runners.members import LoopContext
 from accord.runners.population import TaskOutcome, run_population
 from accord.runners.tasks import Task
 from accord.space.config import RunConfig

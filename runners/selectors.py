@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from accord.runners import selection
 from accord.runners.extract import imported_names, probes
-from accord.runners.loop import Member, harness
+from accord.runners.members import Member, harness
 from accord.runners.sandbox import ExecResult, Executor
 from accord.runners.tasks import Task
 from accord.space.methods import SelectionRule

@@ -11,7 +11,8 @@ from accord.space.methods import Technique
 from accord.space.prompts import fewshot_context
 
 if TYPE_CHECKING:
-    from accord.runners.loop import Loop, MemberState
+    from accord.runners.loop import Loop
+    from accord.runners.members import MemberState
 
 COT_CONTEXT = (
     "Before the code, reason step by step in a few short sentences: restate what is asked, "

@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from accord.runners.extract import extract_tests_any
 from accord.runners.llm import Meter
-from accord.runners.loop import LoopContext
+from accord.runners.members import LoopContext
 from accord.runners.population import TaskOutcome, run_population
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox

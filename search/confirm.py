@@ -19,7 +19,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
 from accord.runners.llm import Meter
-from accord.runners.loop import LoopContext
+from accord.runners.members import LoopContext
 from accord.runners.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
 from accord.runners.runtime import open_runtime

@@ -14,7 +14,7 @@ from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna_dashboard import save_note
 
 from accord.runners.llm import Gateway, Meter
-from accord.runners.loop import LoopContext
+from accord.runners.members import LoopContext
 from accord.runners.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
 from accord.runners.sandbox import Executor

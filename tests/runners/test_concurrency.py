@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec
-from accord.runners.loop import LoopContext
+from accord.runners.members import LoopContext
 from accord.runners.population import run_population
 from accord.runners.sandbox import Sandbox
 from accord.runners.tasks import load_tasks

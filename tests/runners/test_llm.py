@@ -120,7 +120,7 @@ def test_a_lone_samples_tests_are_measurement_not_cost(tmp_path: Path) -> None:
     """Single-shot: one model call a task in the objective; its tester call only measures."""
     import json
 
-    from accord.runners.loop import LoopContext
+    from accord.runners.members import LoopContext
     from accord.runners.population import run_population
     from accord.runners.sandbox import Sandbox
     from accord.runners.tasks import load_user_file

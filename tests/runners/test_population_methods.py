@@ -14,7 +14,7 @@ import pytest
 
 from accord.runners import selection
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec
-from accord.runners.loop import LoopContext, Member
+from accord.runners.members import LoopContext, Member
 from accord.runners.population import run_population
 from accord.runners.sandbox import Sandbox
 from accord.runners.selectors import Ballot, majority

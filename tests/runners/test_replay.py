@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec, ResponseCache
-from accord.runners.loop import LoopContext
+from accord.runners.members import LoopContext
 from accord.runners.replay import ReplayBackend
 from accord.runners.run import run_config
 from accord.runners.sandbox import Sandbox

@@ -94,7 +94,7 @@ def test_linear_dual_agreement_trusts_a_large_group_over_a_lone_high_scorer() ->
 
 
 def test_the_linear_rule_is_wired_by_its_name() -> None:
-    from accord.runners.loop import Member
+    from accord.runners.members import Member
     from accord.runners.sandbox import ExecResult, Status, TestOutcome
     from accord.runners.selectors import SELECTORS, Ballot
     from accord.runners.tasks import Task

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from accord.runners.loop import harness
-from accord.runners.sandbox import Sandbox
-from accord.runners.tasks import load_tasks
+from accord.runners.members import harness
+from accord.runners.sandbox import TIMEOUT, ExecResult, Sandbox
+from accord.runners.tasks import Task, load_tasks
 from accord.space import TaskError
 from tests.helpers import SHARED_DATA
 
@@ -47,15 +47,19 @@ def test_every_kept_reference_passes_its_hidden_tests_in_the_sandbox(source: str
     """The built-in sets, the exclusion list and the sandbox agree: a wrong list, or a
     sandbox missing what hidden tests import (HumanEval+ needs numpy), fails here."""
     tasks = load_tasks(source, data_dir=SHARED_DATA)
-    with Sandbox(workers=2) as sandbox, ThreadPoolExecutor(2) as pool:
-        results = list(
-            pool.map(
-                lambda t: sandbox.run(
-                    t.reference or "", (t.hidden_test or "",), timeout_s=10.0, **harness(t)
-                ),
-                tasks,
-            )
+
+    def check(task: Task, timeout_s: float) -> ExecResult:
+        return sandbox.run(
+            task.reference or "", (task.hidden_test or "",), timeout_s=timeout_s, **harness(task)
         )
+
+    with Sandbox(workers=2) as sandbox, ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda t: check(t, 10.0), tasks))
+        # a loaded machine can push a slow reference (HumanEval+'s many inputs) past 10 s:
+        # what timed out is checked once more, alone, with more time; a failure stays one
+        for i, (task, result) in enumerate(zip(tasks, results, strict=True)):
+            if not result.all_passed and result.outcomes[0].status == TIMEOUT:
+                results[i] = check(task, 60.0)
     failing = [
         (t.task_id, r.outcomes[0].error) for t, r in zip(tasks, results, strict=True) if not r.all_passed
     ]

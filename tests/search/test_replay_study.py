@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from accord.runners.llm import Meter
-from accord.runners.loop import LoopContext
+from accord.runners.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
