@@ -29,7 +29,7 @@ from search_vs_presets import fmt_rate, label, prepared, row, search
 from accord.search.compare import Scored, best_preset, describe_paired, paired
 from accord.search.confirm import confirm
 from accord.search.preflight import study_tasks
-from accord.search.study import best_trials, measured, study_cost
+from accord.search.study import PRESET_ATTR, best_trials, measured, study_cost
 from accord.search.studyfile import load_study
 
 STUDY = Path(__file__).resolve().parent.parent / "studies" / "local-search.toml"
@@ -76,7 +76,23 @@ def run(trials: int, folder: Path) -> dict[str, Any]:
     preset = best_preset(scored)
     tuned = tuned_against(scored, preset) if preset is not None else None
     if preset is None or tuned is None or preset.holdout is None or tuned.holdout is None:
-        report["verdict"] = {"reason": "the best preset or a found configuration was not confirmed"}
+        found_front = [t for t in best_trials(study) if not t.user_attrs.get(PRESET_ATTR)]
+        reason = (
+            "every point of the search front is a preset: in "
+            f"{len(ran) - len(definition.preset_trials)} trials of its own the search found no "
+            "configuration better or cheaper than a known method on the search tasks, so none was "
+            "confirmed; the answer is the best preset"
+            if not found_front
+            else "the best preset or a found configuration was not confirmed"
+        )
+        report["verdict"] = {
+            "best_preset": f"{label(preset)} on {preset.model}" if preset else None,
+            "best_preset_holdout": preset.holdout.to_dict() if preset and preset.holdout else None,
+            "tuned": None,
+            "goal_met": False,
+            "break_even_solved_tasks": None,
+            "reason": reason,
+        }
         return report
     test = paired(tuned, preset)
     gap = tuned.holdout.value - preset.holdout.value
