@@ -27,37 +27,12 @@ from typing import Any
 import optuna
 
 from accord.runners.stats import Rate
+from accord.search.console import BarReporter
 from accord.search.run import RunOptions, run_study
 from accord.search.study import best_trials, measured, rate
 from accord.search.studyfile import Racing, StudyDefinition, load_study
 
 STUDY = Path(__file__).resolve().parent.parent / "studies" / "replay-search.toml"
-
-
-class Quiet:
-    """A reporter that prints one line per trial."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-
-    def notice(self, message: str) -> None:
-        print(f"[{self.label}] {message}", file=sys.stderr)
-
-    def trials(self, total: int) -> None:
-        pass
-
-    def trial_tasks(self, number: int, total: int) -> Any:
-        return None
-
-    def trial_done(self, trial: optuna.trial.FrozenTrial, unit: str) -> None:
-        stopped = trial.user_attrs.get("stopped") or ""
-        print(
-            f"[{self.label}] trial {trial.number} {trial.state.name} {trial.values} {stopped[:60]}",
-            file=sys.stderr,
-        )
-
-    def close(self) -> None:
-        pass
 
 
 def arm(
@@ -77,7 +52,11 @@ def arm(
     )
     left = trials - len(measured(study.trials))
     if left > 0:
-        study = run_study(changed, RunOptions(n_trials=left), Quiet(name))
+        study = run_study(
+            changed,
+            RunOptions(n_trials=left),
+            BarReporter(enabled=False, prefix=f"[{name}] ", file=sys.stderr),
+        )
     return study
 
 
@@ -147,7 +126,12 @@ def main() -> int:
     off = arm(definition, False, args.dir, args.trials, args.tasks)
     on = arm(definition, True, args.dir, args.trials, args.tasks)
     ok, notes = agree(off, on)
-    report = {"racing_off": summary(off), "racing_on": summary(on), "fronts_agree": ok, "agreement": notes}
+    report: dict[str, Any] = {
+        "racing_off": summary(off),
+        "racing_on": summary(on),
+        "fronts_agree": ok,
+        "agreement": notes,
+    }
     report["token_ratio"] = round(report["racing_on"]["tokens"] / report["racing_off"]["tokens"], 3)
     report["evaluation_ratio"] = round(
         report["racing_on"]["task_evaluations"] / report["racing_off"]["task_evaluations"], 3
