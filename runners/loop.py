@@ -65,7 +65,9 @@ at 4 unanimous samples)."""
 class Loop:
     """The loops of one task's population."""
 
-    def __init__(self, task: Task, config: RunConfig, ctx: LoopContext) -> None:
+    def __init__(
+        self, task: Task, config: RunConfig, ctx: LoopContext, draws: TestDraws | None = None
+    ) -> None:
         self.task, self.config, self.ctx = task, config, ctx
         self.values = {
             "prompt": task.prompt.strip("\n"),
@@ -80,8 +82,7 @@ class Loop:
         self.measure_stages = MEASURE_STAGES if lone else frozenset()
         self.repair_template = config.repairer.prompt if config.repairer else "feedback"
         self.planner_template = config.planner.prompt if config.planner else "default"
-        self._samples: dict[int, Future[tuple[str, ...]]] = {}
-        self._samples_lock = threading.Lock()
+        self.draws = draws if draws is not None else TestDraws()
 
     # -- model calls --------------------------------------------------------------------
 
@@ -193,29 +194,26 @@ class Loop:
 
     def test_sample(self, j: int) -> tuple[str, ...]:
         """The tester's sample ``j`` of this task, written once however many ask for it."""
-        with self._samples_lock:
-            future = self._samples.get(j)
-            if future is None:
-                future = self._samples[j] = Future()
-                owner = True
-            else:
-                owner = False
-        if owner:
-            try:
-                s = MemberState(index=j, context=techniques.shared_tests_context(self))
-                future.set_result(self.write_tests(s, j))
-            except BaseException as exc:
-                future.set_exception(exc)
-        return future.result()
+        s = MemberState(index=j, context=techniques.shared_tests_context(self))
+        return self.first_tests(s)
 
-    def test_sets(self, members: Sequence[Member]) -> list[tuple[str, ...]]:
+    def first_tests(self, s: MemberState) -> tuple[str, ...]:
+        """The tester's first answer for ``s``: written once per task, whichever member
+        (or stage of a cascade) asks for the same sample with the same context."""
+        return self.draws.get((s.index, s.context.tests), lambda: self.write_tests(s, s.index))
+
+    def test_sets(self, members: Sequence[Member], earlier: Sequence[Member] = ()) -> list[tuple[str, ...]]:
         """The test samples selection pools, each once: one per member, or with
-        ``test_samples`` the T shared samples (all drawn now) and any tests a repair wrote."""
+        ``test_samples`` the T shared samples (all drawn now) and any tests a repair wrote.
+        ``earlier`` (a cascade's pooled candidates) adds the tests of earlier stages that
+        are not the same draws."""
         if not self.sharing:
-            return [m.tests for m in members]
+            drawn = {(m.index, m.tests) for m in members}
+            return [m.tests for m in members] + [m.tests for m in earlier if (m.index, m.tests) not in drawn]
         with ThreadPoolExecutor(max_workers=MAX_PARALLEL_MEMBERS) as pool:
             shared = list(pool.map(self.test_sample, range(self.config.test_samples)))
-        return shared + [m.tests for m in members if m.tests not in shared]
+        extra = dict.fromkeys(m.tests for m in (*earlier, *members) if m.tests not in shared)
+        return shared + list(extra)
 
     def start(self, s: MemberState) -> None:
         s.context = techniques.BUILDERS[self.config.technique](self, s)
@@ -224,7 +222,7 @@ class Loop:
             own = s.index % self.config.test_samples
             s.code, s.tests = both(lambda: self.write_code(s, s.index), lambda: self.test_sample(own))
         else:
-            s.code, s.tests = both(lambda: self.write_code(s, s.index), lambda: self.write_tests(s, s.index))
+            s.code, s.tests = both(lambda: self.write_code(s, s.index), lambda: self.first_tests(s))
 
     def evaluate(self, states: Sequence[MemberState], round_: int) -> None:
         """Run each member's code against its tests, and the stubs against them."""
@@ -313,6 +311,29 @@ class Loop:
             )
             return
         repairs.STEPS[self.config.repair](self, s, sample, blamed.get(s.index, ()))
+
+
+class TestDraws:
+    """A task's first test answers, keyed by sample and context: each is written once
+    however many members, or stages of a cascade, ask for it (CodeT draws the tests once,
+    apart from the code)."""
+
+    def __init__(self) -> None:
+        self._futures: dict[tuple[int, str], Future[tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, str], write: Callable[[], tuple[str, ...]]) -> tuple[str, ...]:
+        with self._lock:
+            future = self._futures.get(key)
+            owner = future is None
+            if future is None:
+                future = self._futures[key] = Future()
+        if owner:
+            try:
+                future.set_result(write())
+            except BaseException as exc:
+                future.set_exception(exc)
+        return future.result()
 
 
 def run_loops(task: Task, config: RunConfig, ctx: LoopContext) -> list[Member]:

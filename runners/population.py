@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from accord.runners.distinguish import distinguish
+from accord.runners.gates import GATES
 from accord.runners.leakage import shows, split
-from accord.runners.loop import Loop
+from accord.runners.loop import Loop, TestDraws
 from accord.runners.members import LoopContext, Member, harness
 from accord.runners.selectors import Ballot, choose, is_settled
 from accord.runners.tasks import Task
@@ -47,6 +48,11 @@ class TaskOutcome:
     cost: float = 0.0
     """In the trial's cost unit."""
     seconds: float = 0.0
+    stage: int = 0
+    """The stage of a cascade that answered (0: the first, or the only one)."""
+    stage_costs: tuple[float, ...] = ()
+    """What each stage that ran cost, in the trial's cost unit (the tests count in the
+    stage that first drew them)."""
 
     @property
     def falsely_aligned(self) -> bool:
@@ -94,24 +100,58 @@ class Judge:
         return len(tests), sum(run.passed)
 
 
-def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutcome:
-    start = time.perf_counter()
-    # the task's own meter (tasks run side by side): it charges the trial's meter too
-    ctx = dataclasses.replace(ctx, meter=ctx.meter.child())
-    loop = Loop(task, config, ctx)
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """One stage's population (with pooled candidates of earlier stages) and its pick."""
+
+    members: list[Member]
+    ballot: Ballot
+    chosen: int | None
+    drawn: int
+    """Members this stage drew (pooled ones not counted)."""
+    rounds: int
+
+
+def run_stage(
+    task: Task, config: RunConfig, ctx: LoopContext, draws: TestDraws, earlier: Sequence[Member] = ()
+) -> Stage:
+    """A population on one model, selected with the earlier stages' candidates pooled."""
+    loop = Loop(task, config, ctx, draws)
 
     def ballot_of(members: list[Member]) -> Ballot:
-        return Ballot(members, task, ctx.executor, config.test_timeout_s, test_sets=loop.test_sets(members))
+        sets = loop.test_sets(members, earlier)
+        return Ballot([*earlier, *members], task, ctx.executor, config.test_timeout_s, test_sets=sets)
 
     settled = (lambda members: is_settled(config.selection, ballot_of(members))) if config.adaptive else None
-    members = loop.run(settled)
-    ballot = ballot_of(members)
+    own = loop.run(settled)
+    ballot = ballot_of(own)
     chosen = choose(config.selection, ballot)
     if config.distinguish and chosen is not None:
         chosen = distinguish(loop, ballot, config.selection, chosen)
+    return Stage(list(ballot.members), ballot, chosen, len(own), sum(m.rounds for m in own))
+
+
+def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutcome:
+    """The task's population and its answer; a cascade's stages in turn, until one's gate
+    passes (the last always answers), its tests drawn once for every stage."""
+    start = time.perf_counter()
+    # the task's own meter (tasks run side by side): it charges the trial's meter too
+    ctx = dataclasses.replace(ctx, meter=ctx.meter.child())
+    draws = TestDraws()
+    last = len(config.coder.stages) - 1
+    costs: list[float] = []
+    drawn = rounds = 0
+    earlier: list[Member] = []
+    for k in range(last + 1):
+        stage_ctx = dataclasses.replace(ctx, meter=ctx.meter.child())
+        stage = run_stage(task, config.stage(k), stage_ctx, draws, earlier if config.pool else ())
+        costs.append(stage_ctx.meter.cost)
+        drawn, rounds, earlier = drawn + stage.drawn, rounds + stage.rounds, stage.members
+        if k == last or GATES[config.gate](stage.ballot, config.selection, stage.chosen, config.threshold):
+            break
+    members, chosen = stage.members, stage.chosen
     winner = members[chosen] if chosen is not None else None
     code = winner.code if winner else None
-    hidden: bool | None = None
     judge = Judge(task, ctx)
     hidden = judge.hidden(code)
     unseen = judge.unseen(code) if winner and winner.aligned else None
@@ -126,18 +166,20 @@ def run_population(task: Task, config: RunConfig, ctx: LoopContext) -> TaskOutco
         unseen_passed=unseen,
         tests_checked=checked,
         tests_correct=correct,
-        rounds=sum(m.rounds for m in members),
-        members=len(members),
+        rounds=rounds,
+        members=drawn,
         aligned_members=sum(m.aligned for m in members),
         calls=ctx.meter.calls,
         cost=ctx.meter.cost,
         seconds=time.perf_counter() - start,
+        stage=k,
+        stage_costs=tuple(costs),
     )
     ctx.transcript.write(
         SelectEvent(
             task_id=task.task_id, rule=config.selection.value, selected=chosen, aligned=outcome.aligned,
             hidden_passed=hidden, code=code, aligned_members=outcome.aligned_members,
-            calls=outcome.calls, cost=outcome.cost, seconds=round(outcome.seconds, 3),
+            calls=outcome.calls, cost=outcome.cost, seconds=round(outcome.seconds, 3), cascade_stage=k,
         )
     )  # fmt: skip
     return outcome

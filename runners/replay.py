@@ -11,6 +11,7 @@ Token counts come from a tokenizer (tiktoken's cl100k_base, as bundled with lite
 
 from __future__ import annotations
 
+import functools
 import gzip
 import json
 import os
@@ -57,6 +58,12 @@ class ReplayCorpus:
         self.name = path.name
 
 
+@functools.lru_cache(maxsize=8)
+def load_corpus(path: Path) -> ReplayCorpus:
+    """A corpus, read once per process (preflight and the backend share it)."""
+    return ReplayCorpus(path)
+
+
 class ReplayBackend:
     """Serves ``replay/<corpus>`` models; corpora are loaded once and shared."""
 
@@ -69,7 +76,7 @@ class ReplayBackend:
         path = corpus_path(spec)
         with self._lock:
             if path not in self._corpora:
-                self._corpora[path] = ReplayCorpus(path)
+                self._corpora[path] = load_corpus(path)
             if self._count is None:
                 self._count = count_tokens()
             return self._corpora[path]

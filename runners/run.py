@@ -63,6 +63,46 @@ def score(
     return passed / n_tasks, len(aligned) / n_tasks, false_rate, accuracy
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StageFigures:
+    """What one stage of a cascade did over a run's tasks."""
+
+    model: str
+    answered: int
+    """Tasks this stage answered (its gate passed, or it was the last)."""
+    cost: float
+    """What the stage cost over every task that reached it."""
+    passed: int
+    """Of the tasks it answered, those counted as passed."""
+    reached: int
+    """Tasks that reached this stage."""
+
+
+def stage_figures(
+    outcomes: Sequence[TaskOutcome], stages: Sequence[str], pass_source: str
+) -> tuple[StageFigures, ...]:
+    """Per stage of a cascade: the tasks it answered, its cost, and how many of its
+    answers passed."""
+    return tuple(
+        StageFigures(
+            model=model,
+            answered=sum(o.stage == k for o in outcomes),
+            cost=sum(o.stage_costs[k] for o in outcomes if len(o.stage_costs) > k),
+            passed=sum(o.stage == k and counts(o, pass_source) for o in outcomes),
+            reached=sum(o.stage >= k for o in outcomes),
+        )
+        for k, model in enumerate(stages)
+    )
+
+
+def gate_precision(figures: Sequence[StageFigures]) -> float | None:
+    """Of the tasks a gate stopped (answered before the last stage), the share passed
+    (None: no gate stopped any)."""
+    stopped = figures[:-1]
+    answered = sum(f.answered for f in stopped)
+    return sum(f.passed for f in stopped) / answered if answered else None
+
+
 def run_config(
     tasks: Sequence[Task],
     config: RunConfig,

@@ -99,6 +99,13 @@ def dual_agreement_ranking(
     return [members for _, members in sorted(scores, key=lambda item: (-item[0], item[1][0]))]
 
 
+def dual_agreement_scores(
+    vectors: Sequence[tuple[bool, ...] | None], weights: Sequence[int] | None = None
+) -> list[float]:
+    """CodeT's group scores (tests passed with multiplicity x sqrt(group size)), best first."""
+    return sorted((score for score, _ in _dual_scores(vectors, weights, math.sqrt)), reverse=True)
+
+
 def _dual_scores(
     vectors: Sequence[tuple[bool, ...] | None],
     weights: Sequence[int] | None,

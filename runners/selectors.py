@@ -94,7 +94,7 @@ def choose(rule: SelectionRule, ballot: Ballot) -> int | None:
     answers."""
     chosen = SELECTORS[rule](ballot)
     if chosen is None:
-        chosen = next((m.index for m in ballot.members if m.code), None)
+        chosen = next((i for i, m in enumerate(ballot.members) if m.code), None)
     return chosen
 
 

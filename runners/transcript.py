@@ -68,6 +68,8 @@ class SelectEvent:
     calls: int
     cost: float
     seconds: float
+    cascade_stage: int = 0
+    """The stage of a cascade that answered (0: the first, or the only one)."""
 
 
 Event = CallEvent | ExecuteEvent | SelectEvent

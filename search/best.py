@@ -30,7 +30,7 @@ from accord.space import (
     preset_params,
     suggest,
 )
-from accord.space.config import ENSEMBLE_SEPARATOR
+from accord.space.config import aliases
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +47,13 @@ def cheapest_meeting(
 
 
 def export(trial: optuna.trial.FrozenTrial, definition: StudyDefinition, path: Path) -> None:
-    aliases = {
-        part
-        for name, value in trial.params.items()
-        if name.endswith(".model")
-        for part in str(value).split(ENSEMBLE_SEPARATOR)
+    used = {
+        part for name, value in trial.params.items() if name.endswith(".model") for part in aliases(value)
     }
     models = {
         alias: {k: v for k, v in asdict(spec).items() if v is not None and k != "alias"}
         for alias, spec in definition.models.items()
-        if alias in aliases
+        if alias in used
     }
     document = {
         "accord": {

@@ -23,6 +23,7 @@ from accord.runners.members import LoopContext
 from accord.runners.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
 from accord.runners.runtime import open_runtime
+from accord.runners.sandbox import Executor
 from accord.runners.stats import bits
 from accord.search.best import config_from_params
 from accord.search.compare import SEARCH_TRIAL_ATTR, Scored, holdout_name, holdout_trials, scored, usable
@@ -58,6 +59,7 @@ def confirm(
     repeats: int = 1,
     use_cache: bool = True,
     progress: Progress | None = None,
+    executor: Executor | None = None,
 ) -> list[Scored]:
     """Confirm the front and the presets on the held-out tasks; returns them scored."""
     split = study_tasks(definition)
@@ -83,7 +85,7 @@ def confirm(
     done = holdout_trials(backend, definition.name)
     use = definition.cache and use_cache
     with open_runtime(
-        definition.models, use_cache=use, sandbox_workers=definition.sandbox_workers
+        definition.models, use_cache=use, sandbox_workers=definition.sandbox_workers, executor=executor
     ) as runtime:
         for trial in chosen:
             earlier = done.get(trial.number)

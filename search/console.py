@@ -12,7 +12,7 @@ from tqdm import tqdm
 from accord.runners.population import TaskOutcome
 from accord.runners.stats import Rate
 from accord.search.compare import Scored, best_preset, describe_paired, holdout_trials, paired, scored, usable
-from accord.search.study import REPEAT_ATTR, best_trials, rate, trial_rows
+from accord.search.study import REPEAT_ATTR, best_trials, described, rate, trial_rows
 from accord.search.studyfile import StudyDefinition
 
 
@@ -87,7 +87,7 @@ class BarReporter:
         self._trials.write(
             f"{self.prefix}trial {trial.number} {trial.state.name}{stopped}: "
             f"pass rate {interval(rate(trial))} cost={fmt(values[1])} {unit}  "
-            f"[{trial.user_attrs.get('config', '')}]",
+            f"[{described(trial)}]",
             file=self.file,
         )
 
@@ -113,22 +113,17 @@ def print_summary(
     confirmed = holdout_trials(storage or definition.storage, definition.name)
     everything = scored([t for t in study.get_trials(deepcopy=False) if usable(t)], confirmed)
     on_holdout = [s for s in everything if s.holdout is not None]
-    if on_holdout:
-        pool = _front([(s, s.holdout.value, s.holdout_cost or 0.0) for s in on_holdout if s.holdout])
-        where = "held-out"
-    else:
-        pool = _front(
-            [(s, s.search.value if s.search else 0.0, s.cost) for s in everything if s.trial in front]
-        )
-        where = "search"
+    # choose on the search figures, then read the held-out figure of that choice: a choice
+    # made on held-out figures would make them optimistic again
+    candidates = on_holdout or [s for s in everything if s.trial in front]
+    pool = _front([(s, s.search.value if s.search else 0.0, s.cost) for s in candidates])
+    chosen = cheapest_at(pool, min_pass_rate)
     bar = min_pass_rate if min_pass_rate is not None else max(value for _, value, _ in pool)
-    meeting = [(s, value, cost) for s, value, cost in pool if value >= bar]
-    if not meeting:
-        print(f"\nno configuration reaches pass rate {bar:g} on the {where} tasks")
+    if chosen is None:
+        print(f"\nno configuration reaches pass rate {bar:g} on the search tasks")
         return None
-    chosen = min(meeting, key=lambda item: (item[2], -item[1], item[0].trial.number))[0]
-    print(f"\ncheapest configuration with a {where} pass rate >= {bar:g}: trial {chosen.trial.number}")
-    print(f"  {chosen.trial.user_attrs.get('config', '')}")
+    print(f"\ncheapest configuration with a search pass rate >= {bar:g}: trial {chosen.trial.number}")
+    print(f"  {described(chosen.trial)}")
     print(f"  search tasks:   {interval(chosen.search)}, cost {fmt(chosen.cost)} {definition.cost_unit}")
     if chosen.holdout is not None:
         repeats = f" (repeats: {chosen.holdout_rates})" if "," in chosen.holdout_rates else ""
@@ -141,10 +136,33 @@ def print_summary(
             "  picked on the tasks it is scored on, so this pass rate is optimistic: hold tasks out "
             "(tasks.holdout) and run `accord confirm` to measure it on tasks the search never saw"
         )
+    if on_holdout:
+        looked = cheapest_at(
+            _front([(s, s.holdout.value, s.holdout_cost or 0.0) for s in on_holdout if s.holdout]),
+            min_pass_rate,
+        )
+        if looked is not None and looked is not chosen:
+            print(
+                f"  chosen on the held-out figures instead, trial {looked.trial.number} would read "
+                f"{interval(looked.holdout)} there, cost {fmt(looked.holdout_cost)}: optimistic, "
+                "a pick among several on the tasks it is read on"
+            )
     _versus_preset(chosen, everything)
     for name, value in sorted(chosen.trial.params.items()):
         print(f"  {name} = {value!r}")
     return chosen.trial
+
+
+def cheapest_at(pool: list[tuple[Scored, float, float]], bar: float | None) -> Scored | None:
+    """The cheapest item whose pass rate reaches ``bar`` (default: the best of the pool);
+    ties: the higher rate, then the earlier trial."""
+    if not pool:
+        return None
+    bar = bar if bar is not None else max(value for _, value, _ in pool)
+    meeting = [item for item in pool if item[1] >= bar]
+    if not meeting:
+        return None
+    return min(meeting, key=lambda item: (item[2], -item[1], item[0].trial.number))[0]
 
 
 def _front(items: list[tuple[Scored, float, float]]) -> list[tuple[Scored, float, float]]:

@@ -16,13 +16,13 @@ from optuna_dashboard import save_note
 from accord.runners.llm import Gateway, Meter
 from accord.runners.members import LoopContext
 from accord.runners.population import TaskOutcome
-from accord.runners.run import RunResult, run_config
+from accord.runners.run import RunResult, StageFigures, gate_precision, run_config, stage_figures
 from accord.runners.sandbox import Executor
 from accord.runners.stats import Rate, bits
 from accord.runners.tasks import Task
 from accord.runners.transcript import JsonlTranscript
 from accord.search.racing import current_front, earlier_run, hopeless, rung_sizes, task_order
-from accord.search.study import REPEAT_ATTR, WORKER_ATTR, remaining_budget, worker_id
+from accord.search.study import CASCADE_ATTR, REPEAT_ATTR, WORKER_ATTR, remaining_budget, worker_id
 from accord.search.studyfile import StudyDefinition
 from accord.space import RunConfig, suggest
 
@@ -78,6 +78,44 @@ def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | 
     return attrs
 
 
+def cascade_attrs(result: RunResult, config: RunConfig, pass_source: str) -> dict[str, float | str | None]:
+    """Per stage of a cascade: the share of tasks it answered, its cost, and the pass rate
+    of its answers; the gates' precision; and all of it in one sentence."""
+    if not config.cascade:
+        return {}
+    figures = stage_figures(result.outcomes, config.coder.stages, pass_source)
+    n = max(1, len(result.outcomes))
+    attrs: dict[str, float | str | None] = {}
+    for k, stage in enumerate(figures, 1):
+        attrs[f"stage{k}_answered"] = round(stage.answered / n, 6)
+        attrs[f"stage{k}_cost"] = stage.cost
+        attrs[f"stage{k}_pass_rate"] = round(stage.passed / stage.answered, 6) if stage.answered else None
+    precision = gate_precision(figures)
+    attrs["gate_precision"] = _rounded(precision)
+    attrs[CASCADE_ATTR] = why_cheap(figures, n, precision)
+    return attrs
+
+
+def why_cheap(figures: Sequence[StageFigures], n: int, precision: float | None) -> str:
+    """A cascade's run in words: where the tasks stopped, what each stage cost, and how
+    often a gate that stopped a task was right."""
+    total = sum(f.cost for f in figures) or 1.0
+    parts = []
+    for k, f in enumerate(figures):
+        passed = f", {f.passed} of them passed" if f.answered else ""
+        went = "answered" if k == 0 else f"reached by {f.reached}, answered"
+        parts.append(
+            f"stage {k + 1} ({f.model}) {went} {f.answered} of {n} tasks{passed}, "
+            f"{f.cost / total:.0%} of the cost"
+        )
+    gate = (
+        f"; the gate was right on {precision:.0%} of the tasks it stopped early"
+        if precision is not None
+        else "; the gate stopped no task early"
+    )
+    return "; ".join(parts) + gate
+
+
 def _note(trial: optuna.Trial, config: RunConfig, result: RunResult | None = None) -> None:
     """The configuration in words (and, once scored, its pass rate with n and interval),
     as the trial's note in optuna-dashboard."""
@@ -95,6 +133,8 @@ def _note(trial: optuna.Trial, config: RunConfig, result: RunResult | None = Non
             + "\n\nPicked on these tasks, a configuration's rate here is optimistic: `accord confirm` "
             "measures it on held-out tasks.\n"
         )
+    if result is not None and config.cascade:
+        text += f"\nWhy it costs what it does: {trial.user_attrs.get(CASCADE_ATTR, '')}.\n"
     save_note(trial, text)
 
 
@@ -159,7 +199,11 @@ class Objective:
                         reason = str(exc).splitlines()[0] if str(exc) else ""
                         trial.set_user_attr(FAIL_ATTR, f"{type(exc).__name__}: {reason}"[:300])
                     raise
-            for key, value in user_attrs(result, self.executor.mode).items():
+            attrs = {
+                **user_attrs(result, self.executor.mode),
+                **cascade_attrs(result, config, definition.pass_source),
+            }
+            for key, value in attrs.items():
                 trial.set_user_attr(key, value)
             self._constrain(trial, result)
             self._upload(trial, result, transcript_path)

@@ -11,11 +11,11 @@ import random
 from dataclasses import dataclass
 
 from accord.runners.llm import ModelSpec
-from accord.runners.replay import ReplayCorpus, corpus_path
+from accord.runners.replay import corpus_path, load_corpus
 from accord.runners.tasks import Task, load_tasks
 from accord.search.studyfile import StudyDefinition
 from accord.space import DIMENSIONS, ConfigError, TaskError
-from accord.space.config import ENSEMBLE_SEPARATOR
+from accord.space.config import aliases
 from accord.space.spec import SAME_AS_CODER
 
 
@@ -25,6 +25,8 @@ class TaskSplit:
     """What trials run and are scored on."""
     holdout: tuple[Task, ...]
     """What the search never sees: ``accord confirm`` scores configurations on these."""
+    left_out: str = ""
+    """Which tasks of the source were left out, and why ("" when none was)."""
 
 
 def _load(
@@ -48,7 +50,7 @@ def _load(
 def study_tasks(definition: StudyDefinition) -> TaskSplit:
     """The search tasks and the held-out ones: a share of the source drawn with the study's
     seed (the same split every time), or a separate source."""
-    tasks = _load(definition, definition.task_source, definition.task_ids)
+    tasks, left_out = covered(definition, _load(definition, definition.task_source, definition.task_ids))
     if definition.holdout_source:
         held = _load(definition, definition.holdout_source, key="tasks.holdout_source")
         overlap = {t.task_id for t in held} & {t.task_id for t in tasks}
@@ -58,9 +60,10 @@ def study_tasks(definition: StudyDefinition) -> TaskSplit:
                 file=str(definition.path),
                 key="tasks.holdout_source",
             )
-        return TaskSplit(search=tasks, holdout=held)
+        held, held_out = covered(definition, held)
+        return TaskSplit(search=tasks, holdout=held, left_out="; ".join(filter(None, (left_out, held_out))))
     if definition.holdout is None:
-        return TaskSplit(search=tasks, holdout=())
+        return TaskSplit(search=tasks, holdout=(), left_out=left_out)
     count = round(definition.holdout * len(tasks))
     if not 1 <= count < len(tasks):
         raise ConfigError(
@@ -73,17 +76,41 @@ def study_tasks(definition: StudyDefinition) -> TaskSplit:
     return TaskSplit(
         search=tuple(t for i, t in enumerate(tasks) if i not in chosen),
         holdout=tuple(t for i, t in enumerate(tasks) if i in chosen),
+        left_out=left_out,
     )
+
+
+def covered(definition: StudyDefinition, tasks: tuple[Task, ...]) -> tuple[tuple[Task, ...], str]:
+    """The tasks every replayed model of the space recorded (models may cover different
+    task sets: the study runs on what they share), and which were left out, and why."""
+    missing: dict[str, list[str]] = {}
+    for spec in models_in_use(definition):
+        if spec.is_replay:
+            rows = load_corpus(corpus_path(spec)).rows
+            for task in tasks:
+                if task.task_id not in rows:
+                    missing.setdefault(task.task_id, []).append(spec.alias)
+    if not missing:
+        return tasks, ""
+    kept = tuple(t for t in tasks if t.task_id not in missing)
+    if not kept:
+        raise ConfigError(
+            f"no task is recorded by every replayed model (first missing: {next(iter(missing))})",
+            file=str(definition.path),
+            key="tasks.source",
+        )
+    why = ", ".join(f"{task} (not recorded by {' and '.join(aliases)})" for task, aliases in missing.items())
+    return kept, f"{len(missing)} tasks left out: {why}"
 
 
 def models_in_use(definition: StudyDefinition) -> list[ModelSpec]:
     """The models the space can pick, ensembles taken apart."""
-    aliases: set[str] = set()
+    names: set[str] = set()
     for name, dimension in DIMENSIONS.items():
         if dimension.kind == "model":
             for value in definition.space.values(name):
-                aliases.update(p for p in str(value).split(ENSEMBLE_SEPARATOR) if p != SAME_AS_CODER)
-    return [definition.models[alias] for alias in sorted(aliases)]
+                names.update(p for p in aliases(value) if p != SAME_AS_CODER)
+    return [definition.models[alias] for alias in sorted(names)]
 
 
 def preflight(definition: StudyDefinition, split: TaskSplit) -> None:
@@ -96,13 +123,12 @@ def preflight(definition: StudyDefinition, split: TaskSplit) -> None:
                 file=file,
                 key=f"models.{spec.alias}.api_key_env",
             )
-        if spec.is_replay:
-            corpus = ReplayCorpus(corpus_path(spec))
-            missing = [t.task_id for t in (*split.search, *split.holdout) if t.task_id not in corpus.rows]
-            if missing:
-                raise ConfigError(
-                    f"replay corpus {corpus.name} has no recording of {len(missing)} tasks "
-                    f"(first: {missing[0]})",
-                    file=file,
-                    key=f"models.{spec.alias}",
-                )
+    for alias in sorted({a for value in definition.space.values("tester.model") for a in aliases(value)}):
+        spec = definition.models[alias]
+        recorded = spec.is_replay and load_corpus(corpus_path(spec)).rows.values()
+        if recorded and not any(row.get("test_samples") for row in recorded):
+            raise ConfigError(
+                f"{alias} cannot be a tester: its replay corpus records no test samples",
+                file=file,
+                key="space.tester.model",
+            )

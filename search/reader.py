@@ -18,7 +18,7 @@ from accord.runners.llm import ModelSpec
 from accord.runners.local import LOCAL_MODELS
 from accord.runners.replay import corpus_path
 from accord.space import ConfigError
-from accord.space.config import ENSEMBLE_SEPARATOR
+from accord.space.config import CASCADE_SEPARATOR, ENSEMBLE_SEPARATOR
 from accord.space.spec import SAME_AS_CODER
 
 Check = Callable[[Any], str | None]
@@ -129,10 +129,10 @@ def _resolved(base: Path, value: str | None) -> str | None:
 
 def read_model(file: str, alias: str, table: Any, *, base: Path) -> ModelSpec:
     """One [models.<alias>] table; ``base`` resolves a relative replay corpus path."""
-    if alias == SAME_AS_CODER or ENSEMBLE_SEPARATOR in alias or not alias:
+    if alias == SAME_AS_CODER or ENSEMBLE_SEPARATOR in alias or CASCADE_SEPARATOR in alias or not alias:
         raise ConfigError(
             f"{alias!r} cannot name a model: {SAME_AS_CODER!r} means the coder's model and "
-            f"{ENSEMBLE_SEPARATOR!r} joins an ensemble",
+            f"{ENSEMBLE_SEPARATOR!r} joins an ensemble, {CASCADE_SEPARATOR!r} a cascade",
             file=file,
             key=f"models.{alias}",
         )

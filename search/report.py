@@ -18,7 +18,7 @@ import optuna
 
 from accord.runners.stats import Rate
 from accord.search.compare import Scored, best_preset, describe_paired, holdout_trials, paired, scored, usable
-from accord.search.study import best_trials, trial_rows
+from accord.search.study import best_trials, described, trial_rows
 from accord.search.studyfile import StudyDefinition
 
 
@@ -151,7 +151,7 @@ def _row(item: Scored, kind: str, versus: str = "") -> str:
         _cell(item.search),
         f"{item.cost:.4g}",
         _cell(item.holdout),
-        str(item.trial.user_attrs.get("config", "")),
+        described(item.trial),
         versus,
     ]
     return "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>"

@@ -14,6 +14,7 @@ from optuna.artifacts import FileSystemArtifactStore
 
 from accord.runners.population import TaskOutcome
 from accord.runners.runtime import open_runtime
+from accord.runners.sandbox import Executor
 from accord.runners.tasks import Task
 from accord.search.locks import file_lock, lock_path
 from accord.search.objective import Objective
@@ -43,6 +44,9 @@ class RunOptions:
     use_cache: bool = True
     as_worker: bool = False
     """This process is one of ``workers``: the parent created the study and queued presets."""
+    executor: Executor | None = None
+    """A sandbox to share (its results cache spans the runs that share it): a benchmark
+    running several studies in one process passes one; default: one per run."""
     on_repeat: str = "reuse"
     """A proposal of a configuration already run: "reuse" its figures (a REPEAT trial, free,
     not counted) or "resample" (pruned, so the sampler asks again); benchmarks/repeats.py."""
@@ -65,6 +69,8 @@ def run_study(definition: StudyDefinition, options: RunOptions, reporter: Report
     Configuration faults stop it before any trial exists."""
     split = study_tasks(definition)
     preflight(definition, split)
+    if split.left_out and not options.as_worker:
+        reporter.notice(f"study {definition.name}: {split.left_out}")
     tasks = split.search
     n_trials = options.n_trials or definition.n_trials
     storage = options.storage or definition.storage
@@ -137,7 +143,10 @@ def _optimize(
 
     use_cache = definition.cache and options.use_cache
     with open_runtime(
-        definition.models, use_cache=use_cache, sandbox_workers=definition.sandbox_workers
+        definition.models,
+        use_cache=use_cache,
+        sandbox_workers=definition.sandbox_workers,
+        executor=options.executor,
     ) as runtime:
         objective = Objective(
             definition,

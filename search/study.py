@@ -44,6 +44,17 @@ REPEAT_ATTR = "repeat_of"
 PRESET_ATTR, PRESET_MODEL_ATTR = "preset", "preset_model"
 
 
+CASCADE_ATTR = "cascade"
+"""A cascade trial's stages in words: why it costs what it costs."""
+
+
+def described(trial: optuna.trial.FrozenTrial) -> str:
+    """A trial's configuration in words, and for a cascade, where its tasks stopped."""
+    config = str(trial.user_attrs.get("config", ""))
+    cascade = trial.user_attrs.get(CASCADE_ATTR)
+    return f"{config}. Cascade: {cascade}" if cascade else config
+
+
 def _gp(seed: int | None) -> optuna.samplers.BaseSampler:
     missing = [name for name in ("torch", "scipy") if importlib.util.find_spec(name) is None]
     if missing:

@@ -26,7 +26,7 @@ from accord.search.reader import (
     read_toml,
 )
 from accord.space import PRESETS, ConfigError, PresetTrial, PromptLibrary, RunConfig, SpaceSpec, parse_space
-from accord.space.config import ENSEMBLE_SEPARATOR
+from accord.space.config import aliases
 from accord.space.presets import preset_trials
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random")
@@ -259,7 +259,7 @@ def _check_askable(space: SpaceSpec, models: Mapping[str, ModelSpec], file: str)
         alias
         for dimension in ("coder.model", "tester.model", "planner.model")
         for value in space.values(dimension)
-        for alias in str(value).split(ENSEMBLE_SEPARATOR)
+        for alias in aliases(value)
     }
     replayed = sorted(alias for alias in asked if alias in models and models[alias].is_replay)
     if replayed:

@@ -20,7 +20,7 @@ from accord.space.errors import (
     SandboxError,
     TaskError,
 )
-from accord.space.methods import METHODS, RepairPolicy, SelectionRule, Technique
+from accord.space.methods import METHODS, CascadeGate, RepairPolicy, SelectionRule, Technique
 from accord.space.presets import PRESETS, PresetTrial, preset_params, preset_trials
 from accord.space.prompts import PromptLibrary, Template
 from accord.space.spec import DIMENSIONS, Choice, Range, SpaceSpec, parse_space
@@ -34,6 +34,7 @@ __all__ = [
     "AccordError",
     "AuthFailed",
     "BudgetExceeded",
+    "CascadeGate",
     "Choice",
     "ConfigError",
     "ContextTooLong",

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from accord.space.methods import RepairPolicy, SelectionRule, Technique
+from accord.space.methods import CascadeGate, RepairPolicy, SelectionRule, Technique
 
 ENSEMBLE_SEPARATOR = "+"
 """A role's model may be an ensemble "a+b": member i of the population uses model i mod n."""
+CASCADE_SEPARATOR = ">"
+"""The coder's model may be a cascade "a>b": stage a answers a task unless its gate fails,
+then stage b (the last stage always answers). A stage may be an ensemble."""
+
+
+def aliases(value: object) -> tuple[str, ...]:
+    """The model aliases a model value names: its cascade's stages, ensembles taken apart."""
+    return tuple(
+        part for stage in str(value).split(CASCADE_SEPARATOR) for part in stage.split(ENSEMBLE_SEPARATOR)
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +31,11 @@ class RoleConfig:
     """Name of a prompt template of this role's stage in the prompt library."""
     temperature: float
     top_p: float = 1.0
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        """The models of a cascade, cheapest first (one stage: the model itself)."""
+        return tuple(self.model.split(CASCADE_SEPARATOR))
 
     def model_for(self, member: int) -> str:
         """The model member ``member`` of a population uses (ensembles take turns)."""
@@ -58,6 +73,14 @@ class RunConfig:
     distinguish: bool = False
     """When the top two clusters disagree, the tester writes inputs on which they differ
     and the model judges which output the task asks for (S*)."""
+    gate: CascadeGate = CascadeGate.SHARE
+    """When the coder is a cascade: what decides that a stage's answer stands."""
+    threshold: float = 0.5
+    """The gate's threshold (a share, a margin or a confidence, all in [0, 1])."""
+    pool: bool = False
+    """A cascade's later stages vote with the earlier stages' candidates too."""
+    last_population: int = 0
+    """Members the last stage of a cascade draws (0: ``population``, as every stage)."""
     max_tokens: int = 512
     min_asserts: int = 3
     """A test set with fewer usable asserts is degenerate and cannot align."""
@@ -70,6 +93,28 @@ class RunConfig:
         object.__setattr__(self, "technique", Technique(self.technique))
         object.__setattr__(self, "repair", RepairPolicy(self.repair))
         object.__setattr__(self, "selection", SelectionRule(self.selection))
+        object.__setattr__(self, "gate", CascadeGate(self.gate))
+
+    @property
+    def cascade(self) -> bool:
+        return len(self.coder.stages) > 1
+
+    def stage(self, k: int) -> RunConfig:
+        """Stage ``k`` of a cascade: the same configuration with that stage's model as the
+        coder (and as the planner and repairer where they are the coder's model)."""
+        model = self.coder.stages[k]
+
+        def staged(role: RoleConfig | None) -> RoleConfig | None:
+            return replace(role, model=model) if role and role.model == self.coder.model else role
+
+        last = k == len(self.coder.stages) - 1
+        return replace(
+            self,
+            coder=replace(self.coder, model=model),
+            planner=staged(self.planner),
+            repairer=staged(self.repairer),
+            population=self.last_population if last and self.last_population else self.population,
+        )
 
     @property
     def planner_role(self) -> RoleConfig:
@@ -103,8 +148,15 @@ class RunConfig:
             if self.test_samples:
                 pick += f", {self.test_samples} test samples"
         explain = ", self-explanation checked" if self.self_explain else ""
+        cascade = ""
+        if self.cascade:
+            gate = CascadeGate(self.gate).phrase.format(threshold=self.threshold)
+            cascade = f"; cascade {' > '.join(self.coder.stages)}, a stage answers when {gate}"
+            cascade += ", earlier candidates pooled" if self.pool else ""
+            if self.last_population:
+                cascade += f", the last stage draws {self.last_population}"
         return (
             f"coder {role(self.coder)}, tester {role(self.tester)}; {technique}; "
             f"population {'adaptive, up to ' if self.adaptive else ''}{self.population}{pick}; "
-            f"{repair}{explain}"
+            f"{repair}{explain}{cascade}"
         )

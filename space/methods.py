@@ -134,10 +134,39 @@ CLUSTER_RULES = frozenset(
 )
 
 
+class CascadeGate(Method):
+    """What lets a cascade's stage answer a task instead of passing it to the next stage
+    (the last stage always answers)."""
+
+    SHARE = (
+        "share",
+        "the leading cluster (as the selection rule ranks them; majority's for other rules) holds at "
+        "least `cascade.threshold` of the stage's population",
+        "its leading cluster holds at least {threshold:g} of its population",
+        ("threshold",),
+    )
+    MARGIN = (
+        "margin",
+        "the CodeT score of the best group leads the runner-up's by at least `cascade.threshold` "
+        "of the best score",
+        "CodeT's top group leads the next by at least {threshold:g} of its score",
+        ("threshold",),
+    )
+    SETTLED = (
+        "settled",
+        "Adaptive-Consistency's criterion: the chance that the leading cluster stays ahead of the "
+        "runner-up is at least `cascade.threshold`",
+        "its leading cluster stays ahead with probability at least {threshold:g}",
+        ("threshold",),
+    )
+    ALIGNED = "aligned", "the stage's selected answer aligned with its tests", "its answer aligned"
+
+
 METHODS: dict[str, type[Method]] = {
     "technique": Technique,
     "repair.policy": RepairPolicy,
     "selection.rule": SelectionRule,
+    "cascade.gate": CascadeGate,
 }
 """The dimensions whose values are methods."""
 

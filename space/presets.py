@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from accord.space.config import CASCADE_SEPARATOR
 from accord.space.errors import ConfigError
 from accord.space.spec import DIMENSIONS, SAME_AS_CODER, Choice, SpaceSpec
 
@@ -74,10 +75,30 @@ PRESETS: Mapping[str, Mapping[str, Any]] = {
         "loop.max_rounds": 5,
         "repair.policy": "both",
     },
+    # LLM cascades with mixture of thoughts (Yue et al., ICLR 2024), its vote variant: the
+    # weak model draws K = 20 chain-of-thought samples; when the most common answer holds
+    # at least tau of them the weak model answers, else the strong model does, by CoT
+    # self-consistency over K = 3 samples (the paper's sect. 2.2 and 3.1; tau = 0.6, from
+    # the range 0.5-0.6 it recommends). Answers agree here when they behave alike.
+    "mot-cascade": {
+        "technique": "cot",
+        "population.size": 20,
+        "loop.max_rounds": 0,
+        "selection.rule": "majority",
+        "cascade.gate": "share",
+        "cascade.threshold": 0.6,
+        "cascade.last_population": 3,
+    },
 }
 
 FREE = ("temperature", "top_p")
 """Sampling parameters: a method leaves them to the sampler."""
+
+
+def is_cascade_preset(name: str) -> bool:
+    """A method that is a cascade: enqueued on the cascades the space offers, the others
+    on its single models."""
+    return any(dim.startswith("cascade.") for dim in PRESETS[name])
 
 
 def is_free(dimension: str) -> bool:
@@ -121,7 +142,12 @@ def preset_params(
     if name not in PRESETS:
         raise ConfigError(f"unknown preset {name!r} (known: {', '.join(PRESETS)})", file=file, key="presets")
     method = {dim: max(spec.values(dim)) if value == MAX else value for dim, value in PRESETS[name].items()}
-    coder_model = coder_model or spec.values("coder.model")[0]
+    if coder_model is None:
+        fitting = [m for m in spec.values("coder.model") if _fits(name, m)]
+        if not fitting:
+            kind = "a cascade (a>b)" if is_cascade_preset(name) else "a single model or ensemble"
+            raise ConfigError(f"preset {name!r} needs {kind} in space.coder.model", file=file, key="presets")
+        coder_model = fitting[0]
     params: dict[str, Any] = {}
     context: dict[str, Any] = {}  # params plus the free ones' defaults, for the conditions
     for dim, dimension in DIMENSIONS.items():
@@ -163,8 +189,24 @@ def preset_trials(
                 file=file,
                 key="study.preset_models",
             )
-    return tuple(
-        PresetTrial(name=name, model=model, params=preset_params(name, spec, coder_model=model, file=file))
-        for name in names
-        for model in (models or offered)
-    )
+    trials = []
+    for name in names:
+        fitting = [model for model in (models or offered) if _fits(name, model)]
+        if not fitting:
+            kind = "a cascade (a>b)" if is_cascade_preset(name) else "a single model or ensemble"
+            raise ConfigError(
+                f"preset {name!r} runs on {kind}, and none is among the coder models it may use",
+                file=file,
+                key="presets",
+            )
+        for model in fitting:
+            trials.append(
+                PresetTrial(
+                    name=name, model=model, params=preset_params(name, spec, coder_model=model, file=file)
+                )
+            )
+    return tuple(trials)
+
+
+def _fits(name: str, model: object) -> bool:
+    return (CASCADE_SEPARATOR in str(model)) == is_cascade_preset(name)

@@ -12,9 +12,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from accord.space.config import ENSEMBLE_SEPARATOR
+from accord.space.config import CASCADE_SEPARATOR, ENSEMBLE_SEPARATOR
 from accord.space.errors import ConfigError
-from accord.space.methods import RepairPolicy, SelectionRule, Technique
+from accord.space.methods import CascadeGate, RepairPolicy, SelectionRule, Technique
 from accord.space.prompts import PromptLibrary, load_examples
 
 SAME_AS_CODER = "coder"
@@ -73,6 +73,16 @@ def sharing_tests(params: Mapping[str, Any]) -> bool:
     return choosing(params) and params["technique"] != Technique.SPEC
 
 
+def cascading(params: Mapping[str, Any]) -> bool:
+    """The coder's model is a cascade "a>b"."""
+    return CASCADE_SEPARATOR in str(params["coder.model"])
+
+
+def gate_uses(group: str) -> Condition:
+    """A cascade whose gate brings ``group`` into play."""
+    return lambda params: cascading(params) and group in CascadeGate(params["cascade.gate"]).uses
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Dimension:
     kind: str
@@ -119,6 +129,14 @@ DIMENSIONS: Mapping[str, Dimension] = {
     "selection.distinguish": Dimension(kind="bool", default=False, when=ranking_clusters),
     "population.adaptive": Dimension(kind="bool", default=False, when=ranking_clusters),
     "tests.samples": Dimension(kind="int", default=0, minimum=0, maximum=1000, when=sharing_tests),
+    "cascade.gate": Dimension(
+        kind="str", default="share", allowed=CascadeGate.searchable_values(), when=cascading
+    ),
+    "cascade.threshold": Dimension(
+        kind="float", default=0.5, minimum=0.0, maximum=1.0, when=gate_uses("threshold")
+    ),
+    "cascade.pool": Dimension(kind="bool", default=False, when=lambda p: cascading(p) and choosing(p)),
+    "cascade.last_population": Dimension(kind="int", default=0, minimum=0, maximum=1000, when=cascading),
 }
 """Every dimension accord knows, in the order ``suggest`` asks for them; each one's
 condition reads only dimensions before it. Conditional ones: ``fewshot.k`` when the
@@ -127,9 +145,11 @@ self-explanation is on; ``repair.policy`` and ``repairer.*`` when loop.max_round
 ``selection.rule`` when population.size > 1; ``selection.distinguish`` and
 ``population.adaptive`` when the rule ranks clusters (majority, dual agreement,
 clusters); ``tests.samples`` (0: one per member) when population.size > 1 and the
-technique is not spec. A model value may be an ensemble "a+b"
-(members take turns); planner.model and repairer.model may be "coder" (the coder's
-model)."""
+technique is not spec; ``cascade.*`` when the coder's model is a cascade (the threshold
+when the gate has one, the pool when population.size > 1; ``cascade.last_population``,
+0: the population). A model value may be an ensemble "a+b" (members take turns); the
+coder's may be a cascade "a>b" of models or ensembles, cheapest first;
+planner.model and repairer.model may be "coder" (the coder's model)."""
 
 
 def applies(name: str, params: Mapping[str, Any]) -> bool:
@@ -176,7 +196,12 @@ def _check_value(name: str, dim: Dimension, value: Any, ctx: _Context) -> None:
             raise fail(f"expected a model alias, got {value!r}")
         if value == SAME_AS_CODER and dim.default == SAME_AS_CODER:
             return
-        for part in value.split(ENSEMBLE_SEPARATOR):
+        stages = value.split(CASCADE_SEPARATOR)
+        if len(stages) > 1 and name != "coder.model":
+            raise fail(f"only the coder can be a cascade ({value!r}); give one model or an ensemble")
+        if len(set(stages)) != len(stages):
+            raise fail(f"a cascade names a stage twice ({value!r})")
+        for part in (p for stage in stages for p in stage.split(ENSEMBLE_SEPARATOR)):
             if part not in ctx.models:
                 known = ", ".join(ctx.models) or "none declared"
                 raise fail(f"unknown model {part!r} (models: {known})")

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from accord.space.config import RoleConfig, RunConfig
-from accord.space.methods import RepairPolicy, SelectionRule
+from accord.space.methods import CascadeGate, RepairPolicy, SelectionRule
 from accord.space.spec import DIMENSIONS, SAME_AS_CODER, Choice, SpaceSpec
 
 
@@ -78,5 +78,9 @@ def build_config(params: Mapping[str, Any], settings: Mapping[str, Any] | None =
         adaptive=bool(params.get("population.adaptive", False)),
         test_samples=int(params.get("tests.samples", 0)),
         distinguish=bool(params.get("selection.distinguish", False)),
+        gate=params.get("cascade.gate", CascadeGate.SHARE),
+        threshold=float(params.get("cascade.threshold", 0.0)),
+        pool=bool(params.get("cascade.pool", False)),
+        last_population=int(params.get("cascade.last_population", 0)),
         **dict(settings or {}),
     )
