@@ -258,3 +258,56 @@ def test_racing_stops_trials_that_cannot_reach_the_front_and_never_a_preset(
         t in raced for t in searched if t.params["coder.model"] == "bad" or t.params["population.size"] > 1
     )
     assert "STOPPED" in out
+
+
+def cascading(request: LLMRequest) -> str:
+    """``mixed``, but the strong model "n" always writes right code."""
+    if request.model == "n" and request.role == "coder":
+        with IN_FLIGHT:
+            time.sleep(random.random() * 0.004)
+        k = k_of(request)
+        return fenced(f"def add{k}(a, b):\n    return a + b + {k}")
+    return mixed(request)
+
+
+CASCADE_SPACE = """
+coder.model = ["m>n"]
+tester.model = "m"
+population.size = [3, 5]
+selection.rule = ["majority", "dual_agreement"]
+population.adaptive = [false, true]
+cascade.gate = ["share", "margin", "settled", "aligned"]
+cascade.threshold = [0.5, 0.7, 0.9]
+cascade.pool = [false, true]
+cascade.last_population = [0, 2]
+[models.n]
+model = "fake/n"
+max_concurrent = 64
+"""
+
+
+def test_a_cascades_results_do_not_depend_on_concurrency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import accord.runners.runtime as runtime
+
+    backend = ScriptedBackend(cascading)
+    monkeypatch.setattr(runtime, "LiteLLMBackend", lambda *a, **k: backend)
+    results = {}
+    for in_flight in (1, 64):
+        folder = tmp_path / str(in_flight)
+        folder.mkdir()
+        path = write_study(folder, name="c", in_flight=in_flight, space=CASCADE_SPACE, n_trials=8)
+        assert main(["run", str(path), "--no-cache"]) == 0
+        definition = load_study(path)
+        study = optuna.load_study(study_name=definition.name, storage=definition.storage)
+        stages = [
+            {k: v for k, v in t.user_attrs.items() if k.startswith(("stage", "gate_", "cascade"))}
+            for t in study.trials
+        ]
+        results[in_flight] = (outcome(path), stages)
+    one, many = results[1], results[64]
+    assert len(one[0]) >= 8 and one == many
+    # the trials differ, and their tasks stopped at both stages: the test can fail
+    assert len({row[3][0] for row in one[0]}) > 1
+    assert any(0 < s.get("stage1_answered", 0) < 1 for s in one[1])
