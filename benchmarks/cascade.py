@@ -195,7 +195,8 @@ def show(report: dict[str, Any]) -> None:
     print(
         f"\nbest_ratio (median over {len(report['splits'])} splits, choice made on search figures): "
         f"{report['best_ratio']}, range {report['ratio_range']}; goal <= {report['goal_ratio']} "
-        f"at Codex-codet's held-out rate: met on {report['goal_met_splits']} of {len(report['splits'])} splits"
+        f"at Codex-codet's held-out rate: met on {report['goal_met_splits']} of "
+        f"{len(report['splits'])} splits"
     )
 
 
