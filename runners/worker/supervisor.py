@@ -3,7 +3,7 @@
 
 
 class Zygote:
-    def __init__(self):
+    def __init__(self, private_mounts):
         self.sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self.pid = os.fork()
         if self.pid == 0:
@@ -13,7 +13,7 @@ class Zygote:
                 os.dup2(devnull, fd)
             os.closerange(3, child.fileno())
             os.closerange(child.fileno() + 1, 1 << 16)
-            zygote_main(child)
+            zygote_main(child, private_mounts)
         child.close()
 
     def well(self):
@@ -181,14 +181,34 @@ def run_job(job, lean, heavy):
     return reply, {c_zygote, t_zygote}
 
 
-def clean_up(used, lean, heavy, kill_all):
+def _attributes(pid):
+    """What a process passes to every process it forks later and a job could have changed:
+    its resource limits, nice value, scheduling policy and priority, and CPUs."""
+    try:
+        with open(f"/proc/{pid}/limits") as handle:
+            limits = handle.read()
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rpartition(")")[2].split()
+        return limits, fields[16], fields[37], fields[38], sorted(os.sched_getaffinity(pid))
+    except (OSError, IndexError):
+        return None
+
+
+def attributes(lean, heavy):
+    """The attributes of this process and both zygotes, by pid."""
+    return {pid: _attributes(pid) for pid in (os.getpid(), lean.pid, heavy.pid)}
+
+
+def clean_up(used, lean, heavy, kill_all, baseline):
     """After a job: kill its every process, wake and check both zygotes (a job can signal
-    them), empty the writable folders; False when anything is left or broken (the worker
-    must then be replaced)."""
+    them), check that no attribute of theirs or ours changed (``baseline``), empty the
+    writable folders; False when anything is left or broken (the worker must then be
+    replaced)."""
     try:
         killed = all([zygote.kill() for zygote in used])
         zygotes_well = all(zygote.well() for zygote in (lean, heavy))
-        clean = killed and zygotes_well and (_settle({lean.pid, heavy.pid}) if kill_all else True)
+        intact = attributes(lean, heavy) == baseline
+        clean = killed and zygotes_well and intact and (_settle({lean.pid, heavy.pid}) if kill_all else True)
         writable = SANDBOX_WRITABLE if kill_all else (JOB_DIR,)
         for folder in writable:
             _scrub(folder)
@@ -215,9 +235,10 @@ def main():
         os.chdir(JOB_DIR)
     _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # as PID 1: no handler, so no signal reaches us
-    lean = Zygote()  # forks cost less without numpy's pages to map
+    lean = Zygote(kill_all)  # forks cost less without numpy's pages to map
     _preload()
-    heavy = Zygote()
+    heavy = Zygote(kill_all)
+    baseline = attributes(lean, heavy)
     requests = Channel(read_fd=sys.stdin.fileno())
     answers = Channel(write_fd=sys.stdout.fileno())
     clean = True
@@ -233,7 +254,7 @@ def main():
             return
         reply, used = run_job(job, lean, heavy)
         answers.send(reply)  # the verdict is final; the clean-up overlaps the host's next step
-        clean = clean_up(used, lean, heavy, kill_all)
+        clean = clean_up(used, lean, heavy, kill_all, baseline)
 
 
 main()

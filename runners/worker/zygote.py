@@ -56,11 +56,91 @@ def _warm_up():
     signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def zygote_main(sock):
-    """Forks C and T on request, and kills every process of a job when it ends."""
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x10000000, 0x20000000
+MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
+
+
+def _own_namespaces(fds, private_mounts, tmp_bytes):
+    """In J, a job's first process: a user and pid namespace of the job's own, and with
+    ``private_mounts`` a mount namespace too. Its processes then see pids counted from 1
+    whatever earlier jobs forked, a fresh /tmp and /dev/shm whatever earlier jobs wrote
+    (their inode counters start afresh), and a /proc that shows only the job's own
+    processes. False when the
+    kernel refuses them (the job then runs as before, in the worker's namespaces)."""
+    flags = CLONE_NEWUSER | CLONE_NEWPID | (CLONE_NEWNS if private_mounts else 0)
+    uid, gid = os.getuid(), os.getgid()
+    if _libc.unshare(flags) != 0:
+        return False
+    # the same uid and gid inside as outside (an unmapped one can create no file); a
+    # process's maps are its own to write only while it is dumpable, and nothing of the
+    # job has run yet
+    _libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    try:
+        for name, text in (
+            ("setgroups", "deny"),
+            ("uid_map", f"{uid} {uid} 1"),
+            ("gid_map", f"{gid} {gid} 1"),
+        ):
+            with open(f"/proc/self/{name}", "w") as handle:
+                handle.write(text)
+    finally:
+        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+    init = os.fork()  # the first child of the new pid namespace is its init
+    if init:
+        for fd in fds:  # the job's pipes end with its processes, not with this one
+            os.close(fd)
+        _reap_all()
+        os._exit(0)
+    if private_mounts:
+        _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
+        data = (f"size={tmp_bytes},mode=1777".encode(), f"size={tmp_bytes // 4},mode=1777".encode())
+        for path, options in zip((b"/tmp", b"/dev/shm"), data):
+            _libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, options)
+        _libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        os.chdir("/tmp")
+    return True
+
+
+def _reap_all():
+    while True:
+        try:
+            os.wait()
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+
+
+def _job(roles, fds, devnull, private_mounts, tmp_bytes):
+    """J: the job's namespaces, then C and/or T forked inside them, reaped until they end
+    (the zygote kills the whole tree once the job is over)."""
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    _own_namespaces(fds, private_mounts, tmp_bytes)
+    taken = 0
+    for role in roles:  # "C", "T" or "CT": C takes 3 descriptors, T 4
+        count = 3 if role == "C" else 4
+        mine, taken = fds[taken : taken + count], taken + count
+        if os.fork() == 0:
+            for fd in fds:
+                if fd not in mine:
+                    os.close(fd)
+            try:
+                (candidate_main if role == "C" else tests_main)(devnull, *mine)
+            finally:
+                os._exit(0)
+    for fd in fds:
+        os.close(fd)
+    _reap_all()
+    os._exit(0)
+
+
+def zygote_main(sock, private_mounts):
+    """Forks a job's processes on request, and kills every process of a job when it ends."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
     devnull = _seal_zygote()
+    stat = os.statvfs("/tmp")
+    tmp_bytes = max(1 << 20, stat.f_blocks * stat.f_frsize)
     _warm_up()
     while True:
         try:
@@ -72,22 +152,13 @@ def zygote_main(sock):
         if message == b"kill":
             sock.send(b"killed" if _kill_descendants() else b"stuck")
             continue
-        pids, taken = [], 0
-        for role in message.decode():  # "C", "T" or "CT": C takes 3 descriptors, T 4
-            count = 3 if role == "C" else 4
-            mine, taken = fds[taken : taken + count], taken + count
-            pid = os.fork()
-            if pid == 0:
-                sock.close()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                for fd in fds:
-                    if fd not in mine:
-                        os.close(fd)
-                try:
-                    (candidate_main if role == "C" else tests_main)(devnull, *mine)
-                finally:
-                    os._exit(0)
-            pids.append(str(pid))
+        pid = os.fork()
+        if pid == 0:
+            sock.close()
+            try:
+                _job(message.decode(), fds, devnull, private_mounts, tmp_bytes)
+            finally:
+                os._exit(0)
         for fd in fds:
             os.close(fd)
-        sock.send(" ".join(pids).encode())
+        sock.send(" ".join([str(pid)] * len(message)).encode())
