@@ -152,7 +152,8 @@ def _run_tasks(
         return run_population(tasks[index], config, ctx)
 
     stopped = ""
-    with ThreadPoolExecutor(max_workers=max(1, min(ctx.tasks_in_flight, len(indices)))) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(ctx.tasks_in_flight, len(indices))))
+    try:
         futures = {pool.submit(one, index): index for index in indices}
         for future in as_completed(futures):
             try:
@@ -165,6 +166,13 @@ def _run_tasks(
                 done[futures[future]] = outcome
                 if on_task is not None:
                     on_task(outcome)
+    except BaseException:
+        # interrupted (Ctrl-C, SIGTERM): nothing more starts, and nobody waits for the
+        # calls in flight; the process that gave up on them exits without them
+        halt.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return stopped
 
 

@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "\naccord: interrupted; finished trials are kept, the running one is marked FAIL",
             file=sys.stderr,
         )
-        return 130
+        return INTERRUPTED
     except AccordError as exc:
         if args.debug:
             raise
@@ -326,5 +326,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+INTERRUPTED = 130
+
+
+def entry() -> None:
+    """The ``accord`` command. An interrupted run has marked its trial FAIL and stopped its
+    servers and sandbox by the time ``main`` returns; the threads still waiting on calls
+    it gave up are not waited for (they would hold the exit for minutes)."""
+    code = main()
+    if code == INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

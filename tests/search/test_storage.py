@@ -188,3 +188,21 @@ def test_simultaneous_runs_on_a_fresh_sqlite_study_are_safe(
         assert [t.user_attrs.get("preset") for t in found].count("single-shot") == 1
         # each trial ran in one process only: its worker attribute names one process
         assert len({t.user_attrs["worker"] for t in found}) == 2
+
+
+def test_sigterm_stops_a_run_waiting_on_a_slow_endpoint_within_seconds(tmp_path: Path, task_file: Path) -> None:
+    with ScriptedOpenAIServer(answer=solving_answer, delay_s=60.0) as slow:
+        path = write_study(tmp_path, task_file, slow.base_url, name="stop")
+        storage = f"sqlite:///{tmp_path / 'stop.db'}"
+        proc = accord("run", str(path), "--storage", storage, "--n-trials", "2", "--no-cache", wait=False)
+        deadline = time.monotonic() + 120
+        while slow.requests < 2 and time.monotonic() < deadline:  # calls in flight, each 60 s long
+            time.sleep(0.1)
+        assert slow.requests >= 2, proc.communicate()[1][-2000:]
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+        took = time.monotonic() - sent
+    assert took < 5, f"exit {took:.1f} s after SIGTERM"
+    assert proc.returncode == 130 and "interrupted" in err
+    assert [t.state.name for t in trials(storage, "stop")] == ["FAIL"]
