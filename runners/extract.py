@@ -255,6 +255,9 @@ def probes(
     return tuple(f"_v = {call}\nassert False, {show}" for call in dict.fromkeys(calls))
 
 
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
 @_parsing(())
 def called_functions(code: str, tests: Sequence[str]) -> tuple[str, ...]:
     """The top-level functions ``code`` defines that ``tests`` call by name (``accord exec``
@@ -273,7 +276,8 @@ def called_functions(code: str, tests: Sequence[str]) -> tuple[str, ...]:
             used |= {n.id for n in ast.walk(ast.parse(test)) if isinstance(n, ast.Name)}
         except (SyntaxError, ValueError):
             continue
-    return tuple(name for name in dict.fromkeys(defined) if name in used)
+    # a test's call of a builtin is the builtin, whatever the candidate defines
+    return tuple(name for name in dict.fromkeys(defined) if name in used and name not in BUILTIN_NAMES)
 
 
 _TYPE_ONLY = frozenset({"isinstance", "type", "callable", "hasattr"})

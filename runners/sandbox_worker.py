@@ -26,6 +26,11 @@ STATUSES = ("passed", "failed", "error", "timeout")
 STOPS = ("", "stalled", "died", "restart", "unstarted")
 
 
+LOAD_TIMEOUT = "timeout while loading the code"
+CANDIDATE_SAID = "candidate: "
+"""As the worker's T writes them (runners/worker/common.py)."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Reply:
     """A worker's answer to one job."""
@@ -46,12 +51,12 @@ class Reply:
 
     def load_failure(self, timeout_s: float) -> tuple[str, str]:
         """(status, reason) for every test when the code did not load."""
-        if self.load_error is not None:
-            timed_out = self.load_error.startswith("timeout")
-            reason = f"timeout while loading the code ({timeout_s:g} s)" if timed_out else self.load_error
-            return ("timeout", reason) if timed_out else ("error", f"code failed to load: {reason}")
+        if self.load_error == LOAD_TIMEOUT:  # T's own word: C did not load in time
+            return "timeout", f"{LOAD_TIMEOUT} ({timeout_s:g} s)"
+        if self.load_error is not None:  # what C raised, as T relayed it
+            return "error", f"code failed to load: {self.load_error.removeprefix(CANDIDATE_SAID)}"
         if self.stopped == "stalled":
-            return "timeout", f"timeout while loading the code ({timeout_s:g} s)"
+            return "timeout", f"{LOAD_TIMEOUT} ({timeout_s:g} s)"
         return "error", "the candidate's process died while loading the code"
 
 

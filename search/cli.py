@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -201,6 +202,16 @@ def cmd_solve(args: argparse.Namespace) -> int:
     return 0
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Generated text made safe for a terminal: lone surrogates and control characters
+    (ANSI escapes among them) shown escaped, never sent raw."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def cmd_exec(args: argparse.Namespace) -> int:
     texts = []
     for name in (args.code, args.tests):
@@ -222,7 +233,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
     else:
         width = max(len(o.status) for o in result.outcomes)
         for o in result.outcomes:
-            print(f"{o.status:<{width}}  {o.test}" + (f"\n{'':<{width}}  -> {o.error}" if o.error else ""))
+            error = f"\n{'':<{width}}  -> {printable(o.error)}" if o.error else ""
+            print(f"{o.status:<{width}}  {printable(o.test)}{error}")
         passed = sum(result.passed)
         print(f"{passed} passed, {len(rows) - passed} failed  (sandbox: {sandbox.mode})")
     return 0 if result.all_passed else 1

@@ -62,6 +62,7 @@ def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | 
         "calls": meter.calls,
         "cache_hits": meter.cache_hits,
         "estimated_usage_calls": meter.estimated_calls,
+        "unpriced_calls": meter.unpriced_calls,
         "llm_seconds": round(meter.seconds, 3),
         "wall_seconds": round(result.seconds, 3),
         "spent_usd": meter.spent_usd,

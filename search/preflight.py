@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 
 from accord.runners.llm import ModelSpec
+from accord.runners.llm.provider import has_list_price
 from accord.runners.replay import corpus_path, load_corpus
 from accord.runners.tasks import Task, load_tasks
 from accord.search.studyfile import StudyDefinition
@@ -113,6 +114,13 @@ def models_in_use(definition: StudyDefinition) -> list[ModelSpec]:
     return [definition.models[alias] for alias in sorted(names)]
 
 
+def _unpriced(definition: StudyDefinition, spec: ModelSpec) -> bool:
+    """A model a USD study cannot price: no price in the study file, none in litellm's map."""
+    if definition.cost_unit != "usd" or spec.priced or spec.is_local:
+        return False
+    return spec.is_replay or not has_list_price(spec.model)
+
+
 def preflight(definition: StudyDefinition, split: TaskSplit) -> None:
     """Every configuration fault a trial would hit, before any trial exists."""
     file = str(definition.path)
@@ -122,6 +130,14 @@ def preflight(definition: StudyDefinition, split: TaskSplit) -> None:
                 f"environment variable {spec.api_key_env} is not set (the API key of {spec.model})",
                 file=file,
                 key=f"models.{spec.alias}.api_key_env",
+            )
+        if _unpriced(definition, spec):
+            raise ConfigError(
+                f"{spec.model} has no known price, so its calls would count as free in a study "
+                "whose cost is in USD: set its input_cost_per_token and output_cost_per_token "
+                '(or cost = "tokens")',
+                file=file,
+                key=f"models.{spec.alias}.input_cost_per_token",
             )
     for alias in sorted({a for value in definition.space.values("tester.model") for a in aliases(value)}):
         spec = definition.models[alias]

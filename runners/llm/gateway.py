@@ -93,6 +93,7 @@ class Gateway:
         self._backoff_s = backoff_s
         self._limits: dict[str, _Limiter] = {}
         self._limits_lock = threading.Lock()
+        self._unpriced: set[str] = set()
 
     def _limiter(self, spec: ModelSpec) -> _Limiter:
         with self._limits_lock:
@@ -150,7 +151,15 @@ class Gateway:
             seconds=raw.seconds or 0.0,
             cached=cached,
             estimated=raw.estimated,
+            unpriced=not spec.priced and raw.cost_usd is None,
         )
+        if completion.unpriced and spec.alias not in self._unpriced:
+            self._unpriced.add(spec.alias)  # once per model: every call of it is counted
+            log.warning(
+                "%s (%s) has no known price: its calls count as unpriced, not free; "
+                "set models.%s.input_cost_per_token and output_cost_per_token",
+                spec.alias, spec.model, spec.alias,
+            )  # fmt: skip
         if meter is not None:
             meter.charge(completion, request.role, request.stage, measure=request.measure)
         return completion

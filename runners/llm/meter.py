@@ -26,6 +26,8 @@ class Meter:
     cache_hits: int = 0
     estimated_calls: int = 0
     """Calls whose token counts the provider did not report (estimated with a tokenizer)."""
+    unpriced_calls: int = 0
+    """Calls nothing priced: in USD they count 0, which undercounts the cost."""
     prompt_tokens: int = 0
     completion_tokens: int = 0
     seconds: float = 0.0
@@ -102,6 +104,7 @@ class Meter:
         self.calls += 1
         self.cache_hits += completion.cached
         self.estimated_calls += completion.estimated
+        self.unpriced_calls += completion.unpriced
         self.spent_usd += 0.0 if completion.cached else completion.cost_usd
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens

@@ -89,6 +89,15 @@ def map_error(exc: BaseException, spec: ModelSpec) -> LLMError | None:
     return None
 
 
+def has_list_price(model: str) -> bool:
+    """litellm's price map knows ``model`` (a study in USD needs a price for each model)."""
+    try:
+        litellm().cost_per_token(model=model, prompt_tokens=1, completion_tokens=1)
+    except Exception:
+        return False
+    return True
+
+
 def count_tokens() -> Callable[[str], int]:
     """Token counts with tiktoken's cl100k_base, from the encodings litellm bundles."""
     encoding: Any = litellm().encoding
@@ -206,11 +215,6 @@ class LiteLLMBackend:
         if not spec.is_local and not spec.priced:
             # litellm has priced the response already; asking again costs a second look-up
             cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
-            if cost is None:
-                log.warning(
-                    "no litellm price for %s; set its per-token prices in the study file",
-                    spec.model,
-                )
         if cost is not None and not (isinstance(cost, int | float) and math.isfinite(cost) and cost >= 0):
             raise MalformedAnswer(f"{spec.alias} ({spec.model}): the provider priced the call at {cost!r}")
         return RawCompletion(

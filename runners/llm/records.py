@@ -108,6 +108,9 @@ class Completion:
     cached: bool
     estimated: bool = False
     """Its token counts are estimates (the provider reported none)."""
+    unpriced: bool = False
+    """Nothing priced the call (no price in the study file, none from the provider): its
+    cost_usd of 0 is unknown, not free."""
 
     @property
     def tokens(self) -> int:

@@ -57,11 +57,17 @@ RERAISED = {
     for name in (
         "ArithmeticError", "AssertionError", "AttributeError", "EOFError", "IndexError", "KeyError",
         "LookupError", "MemoryError", "NameError", "NotImplementedError", "OverflowError",
-        "RecursionError", "RuntimeError", "StopIteration", "TypeError", "UnicodeError", "ValueError",
+        "RecursionError", "RuntimeError", "TypeError", "UnicodeError", "ValueError",
         "ZeroDivisionError", "Exception",
     )
 }  # fmt: skip
-"""Exceptions the candidate raised that the tests see as themselves (the rest: RuntimeError)."""
+"""Exceptions the candidate raised that the tests see as themselves (the rest: RuntimeError).
+Never StopIteration: raised from a proxied call inside the tests' generator (``all(map(f,
+xs))``) it would end the iteration early and pass a wrong ``f``; PEP 479 turns it into
+RuntimeError in generators for the same reason."""
+LOAD_TIMEOUT = "timeout while loading the code"
+CANDIDATE_SAID = "candidate: "
+"""T's prefix to a load error C reported: only T's own texts decide a load's status."""
 
 _libc = ctypes.CDLL(None, use_errno=True)
 PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, PR_SET_CHILD_SUBREAPER = 4, 38, 22, 36

@@ -22,8 +22,8 @@ class Proxy:
         if type(answer) is dict and answer.get("loaded") is True:
             return None
         if type(answer) is dict and type(answer.get("load_error")) is str:
-            return answer["load_error"][:300]
-        return "timeout while loading the code" if answer is None else "the candidate sent no valid answer"
+            return (CANDIDATE_SAID + answer["load_error"])[:300]
+        return LOAD_TIMEOUT if answer is None else "the candidate sent no valid answer"
 
     def function(self, name):
         def call(*args, **kwargs):

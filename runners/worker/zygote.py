@@ -94,7 +94,7 @@ def _own_namespaces(fds, private_mounts, tmp_bytes):
     if private_mounts:
         _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
         data = (f"size={tmp_bytes},mode=1777".encode(), f"size={tmp_bytes // 4},mode=1777".encode())
-        for path, options in zip((b"/tmp", b"/dev/shm"), data):
+        for path, options in zip((b"/tmp", b"/dev/shm"), data, strict=True):
             _libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, options)
         _libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
         os.chdir("/tmp")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import multiprocessing
 from pathlib import Path
 
@@ -168,3 +169,24 @@ def test_a_tasks_meter_charges_its_trial_and_obeys_the_trials_cap() -> None:
         trial.charge(answer, "coder", "code")
     with pytest.raises(BudgetExceeded), task.admission():
         pass
+
+
+def test_an_unpriced_call_is_counted_and_warned_of_once_per_model(caplog: pytest.LogCaptureFixture) -> None:
+    def unpriced(spec: ModelSpec, request: LLMRequest) -> RawCompletion:
+        return RawCompletion(text="x", prompt_tokens=10, completion_tokens=5)  # no price from anywhere
+
+    models = {
+        "free": ModelSpec(alias="free", model="openai/nobody-knows"),
+        "paid": ModelSpec(alias="paid", model="openai/nobody-knows-2", input_cost_per_token=1e-6),
+    }
+    gateway = Gateway(models, unpriced)
+    meter = Meter(unit="usd")
+    with caplog.at_level(logging.WARNING):
+        for sample in range(3):
+            for alias in models:
+                request = LLMRequest(model=alias, messages=({"role": "user", "content": "q"},), sample=sample)
+                gateway.complete(request, meter=meter)
+    assert meter.unpriced_calls == 3 and meter.calls == 6
+    assert meter.cost == pytest.approx(3 * 10 * 1e-6)
+    warnings = [r.getMessage() for r in caplog.records if "no known price" in r.getMessage()]
+    assert len(warnings) == 1 and "models.free.input_cost_per_token" in warnings[0]

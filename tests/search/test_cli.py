@@ -273,6 +273,26 @@ def test_a_missing_api_key_stops_the_run_before_any_trial(
     assert not Path(definition.storage.removeprefix("sqlite:///")).exists()  # no study, no trial
 
 
+def test_a_usd_study_with_a_model_of_no_known_price_stops_before_any_trial(
+    study_file: Callable[..., Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # litellm's map prices gpt-4o-mini; it knows no "nobody/unknown-model"
+    known = study_file('[models.hosted]\nmodel = "openai/gpt-4o-mini"\n', space='coder.model = ["hosted"]\n')
+    from accord.search.preflight import preflight, study_tasks
+
+    definition = load_study(known)
+    preflight(definition, study_tasks(definition))
+    path = study_file(
+        '[models.mystery]\nmodel = "openai/nobody-unknown-model"\n',
+        space='coder.model = ["good", "mystery"]\n',
+        name="priceless",
+    )
+    assert main(["run", str(path)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "models.mystery.input_cost_per_token" in err[0] and "no known price" in err[0]
+    assert not Path(load_study(path).storage.removeprefix("sqlite:///")).exists()
+
+
 def test_run_confirm_best_show_search_and_held_out_with_intervals_and_a_paired_verdict(
     study_file: Callable[..., Path],
     fake_backend: ScriptedBackend,

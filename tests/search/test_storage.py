@@ -190,7 +190,9 @@ def test_simultaneous_runs_on_a_fresh_sqlite_study_are_safe(
         assert len({t.user_attrs["worker"] for t in found}) == 2
 
 
-def test_sigterm_stops_a_run_waiting_on_a_slow_endpoint_within_seconds(tmp_path: Path, task_file: Path) -> None:
+def test_sigterm_stops_a_run_waiting_on_a_slow_endpoint_within_seconds(
+    tmp_path: Path, task_file: Path
+) -> None:
     with ScriptedOpenAIServer(answer=solving_answer, delay_s=60.0) as slow:
         path = write_study(tmp_path, task_file, slow.base_url, name="stop")
         storage = f"sqlite:///{tmp_path / 'stop.db'}"
