@@ -80,6 +80,13 @@ def mcnemar(first: Sequence[bool], second: Sequence[bool]) -> Paired:
     )
 
 
+def sign_test(losses: int, wins: int) -> float:
+    """Exact one-sided sign test on the discordant tasks: the chance of at least ``losses``
+    of ``losses + wins`` going one way if both ways were equally likely."""
+    n = losses + wins
+    return sum(math.comb(n, i) for i in range(losses, n + 1)) / 2**n if n else 1.0
+
+
 def bits(passed: Sequence[bool]) -> str:
     """Per-task verdicts as a compact string for a trial attribute ("1011...")."""
     return "".join("1" if p else "0" for p in passed)

@@ -8,7 +8,7 @@ replaying the params through ``suggest`` with an optuna FixedTrial.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,17 +33,6 @@ from accord.space import (
 from accord.space.config import aliases
 
 log = logging.getLogger(__name__)
-
-
-def cheapest_meeting(
-    front: Sequence[optuna.trial.FrozenTrial], min_pass_rate: float
-) -> optuna.trial.FrozenTrial | None:
-    """The cheapest trial of the front whose pass rate is at least the bar (ties: higher
-    pass rate, then the earlier trial)."""
-    eligible = [t for t in front if t.values is not None and t.values[0] >= min_pass_rate]
-    if not eligible:
-        return None
-    return min(eligible, key=lambda t: (t.values[1], -t.values[0], t.number))
 
 
 def export(trial: optuna.trial.FrozenTrial, definition: StudyDefinition, path: Path) -> None:
@@ -172,9 +161,3 @@ EXPORT_ABOUT: Mapping[str, type | tuple[type, ...]] = {
     "config": str,
 }
 """The informational keys of an export's [accord] table (study_file is read too)."""
-
-
-def load_export(path: Path) -> tuple[RunConfig, dict[str, ModelSpec], dict[str, Any]]:
-    """(configuration, models, params) from an exported file."""
-    exported = read_export(path)
-    return exported.config, exported.models, exported.params

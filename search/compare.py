@@ -79,15 +79,19 @@ def holdout_trials(
     storage: optuna.storages.BaseStorage | str, study_name: str
 ) -> dict[int, optuna.trial.FrozenTrial]:
     """search trial number -> its latest confirmation ({} when never confirmed)."""
+    return {int(t.user_attrs[SEARCH_TRIAL_ATTR]): t for t in confirmations(storage, study_name)}
+
+
+def confirmations(
+    storage: optuna.storages.BaseStorage | str, study_name: str
+) -> list[optuna.trial.FrozenTrial]:
+    """Every confirmation of the study's trials, oldest first ([] when never confirmed)."""
     backend = make_storage(storage) if isinstance(storage, str) else storage
     try:
         held = optuna.load_study(study_name=holdout_name(study_name), storage=backend)
     except KeyError:
-        return {}
-    found: dict[int, optuna.trial.FrozenTrial] = {}
-    for trial in held.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        found[int(trial.user_attrs[SEARCH_TRIAL_ATTR])] = trial
-    return found
+        return []
+    return held.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
 
 
 def scored(

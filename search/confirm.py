@@ -30,6 +30,7 @@ from accord.search.compare import SEARCH_TRIAL_ATTR, Scored, holdout_name, holdo
 from accord.search.preflight import preflight, study_tasks
 from accord.search.study import (
     METRICS,
+    PAID_ATTR,
     PRESET_ATTR,
     PRESET_MODEL_ATTR,
     best_trials,
@@ -133,6 +134,7 @@ def _record(
         "tasks": results[0].n_tasks,
         "config": trial.user_attrs.get("config", ""),
         "spent_usd": sum(r.meter.spent_usd for r in results),
+        PAID_ATTR: sum(r.meter.paid for r in results),
     }
     for key in (PRESET_ATTR, PRESET_MODEL_ATTR):
         if key in trial.user_attrs:

@@ -11,7 +11,10 @@ from tqdm import tqdm
 
 from accord.runners.population import TaskOutcome
 from accord.runners.stats import Rate
-from accord.search.compare import Scored, best_preset, describe_paired, holdout_trials, paired, scored, usable
+from accord.search.choice import choose
+from accord.search.compare import Scored, best_preset, confirmations, describe_paired, paired
+from accord.search.payback import describe as describe_payback
+from accord.search.payback import payback
 from accord.search.study import REPEAT_ATTR, best_trials, described, rate, trial_rows
 from accord.search.studyfile import StudyDefinition
 
@@ -100,77 +103,49 @@ class BarReporter:
 def print_summary(
     study: optuna.Study, definition: StudyDefinition, min_pass_rate: float | None, storage: str | None = None
 ) -> optuna.trial.FrozenTrial | None:
-    """The front with intervals, the cheapest configuration meeting the bar (chosen on
-    held-out figures when the study was confirmed), and how it compares with the best
-    preset. Returns the chosen trial."""
-    front = best_trials(study)
-    if not front:
+    """The front with intervals, the cheapest configuration meeting the bar (chosen on the
+    search figures, then read on the held-out ones when the study was confirmed), how it
+    compares with the best preset, and whether the search pays for itself. Returns the
+    chosen trial."""
+    storage = storage or definition.storage
+    choice = choose(study, storage, min_pass_rate)
+    if choice is None:
         print("no completed feasible trial yet")
         return None
     rows = {row["number"]: row for row in trial_rows(study)}
     print(f"\nPareto front of study {definition.name} on its search tasks (pass rate up, cost down):")
-    print(front_table([rows[t.number] for t in front], definition.cost_unit))
-    confirmed = holdout_trials(storage or definition.storage, definition.name)
-    everything = scored([t for t in study.get_trials(deepcopy=False) if usable(t)], confirmed)
-    on_holdout = [s for s in everything if s.holdout is not None]
-    # choose on the search figures, then read the held-out figure of that choice: a choice
-    # made on held-out figures would make them optimistic again
-    candidates = on_holdout or [s for s in everything if s.trial in front]
-    pool = _front([(s, s.search.value if s.search else 0.0, s.cost) for s in candidates])
-    chosen = cheapest_at(pool, min_pass_rate)
-    bar = min_pass_rate if min_pass_rate is not None else max(value for _, value, _ in pool)
+    print(front_table([rows[t.number] for t in best_trials(study)], definition.cost_unit))
+    chosen, unit = choice.chosen, definition.cost_unit
     if chosen is None:
-        print(f"\nno configuration reaches pass rate {bar:g} on the search tasks")
+        print(f"\nno configuration reaches pass rate {choice.bar:g} on the search tasks")
         return None
-    print(f"\ncheapest configuration with a search pass rate >= {bar:g}: trial {chosen.trial.number}")
+    print(f"\ncheapest configuration with a search pass rate >= {choice.bar:g}: trial {chosen.trial.number}")
     print(f"  {described(chosen.trial)}")
-    print(f"  search tasks:   {interval(chosen.search)}, cost {fmt(chosen.cost)} {definition.cost_unit}")
+    print(f"  search tasks:   {interval(chosen.search)}, cost {fmt(chosen.cost)} {unit}")
     if chosen.holdout is not None:
         repeats = f" (repeats: {chosen.holdout_rates})" if "," in chosen.holdout_rates else ""
         print(
-            f"  held-out tasks: {interval(chosen.holdout)}{repeats}, "
-            f"cost {fmt(chosen.holdout_cost)} {definition.cost_unit}"
+            f"  held-out tasks: {interval(chosen.holdout)}{repeats}, cost {fmt(chosen.holdout_cost)} {unit}"
         )
     else:
         print(
             "  picked on the tasks it is scored on, so this pass rate is optimistic: hold tasks out "
             "(tasks.holdout) and run `accord confirm` to measure it on tasks the search never saw"
         )
-    if on_holdout:
-        looked = cheapest_at(
-            _front([(s, s.holdout.value, s.holdout_cost or 0.0) for s in on_holdout if s.holdout]),
-            min_pass_rate,
+    looked = choice.looked
+    if looked is not None and looked is not chosen:
+        print(
+            f"  chosen on the held-out figures instead, trial {looked.trial.number} would read "
+            f"{interval(looked.holdout)} there, cost {fmt(looked.holdout_cost)}: optimistic, "
+            "a pick among several on the tasks it is read on"
         )
-        if looked is not None and looked is not chosen:
-            print(
-                f"  chosen on the held-out figures instead, trial {looked.trial.number} would read "
-                f"{interval(looked.holdout)} there, cost {fmt(looked.holdout_cost)}: optimistic, "
-                "a pick among several on the tasks it is read on"
-            )
-    _versus_preset(chosen, everything)
+    _versus_preset(chosen, choice.everything)
+    bill = payback(chosen, choice.everything, study, confirmations(storage, definition.name))
+    for line in describe_payback(bill, chosen, unit):
+        print(f"  {line}")
     for name, value in sorted(chosen.trial.params.items()):
         print(f"  {name} = {value!r}")
     return chosen.trial
-
-
-def cheapest_at(pool: list[tuple[Scored, float, float]], bar: float | None) -> Scored | None:
-    """The cheapest item whose pass rate reaches ``bar`` (default: the best of the pool);
-    ties: the higher rate, then the earlier trial."""
-    if not pool:
-        return None
-    bar = bar if bar is not None else max(value for _, value, _ in pool)
-    meeting = [item for item in pool if item[1] >= bar]
-    if not meeting:
-        return None
-    return min(meeting, key=lambda item: (item[2], -item[1], item[0].trial.number))[0]
-
-
-def _front(items: list[tuple[Scored, float, float]]) -> list[tuple[Scored, float, float]]:
-    """The items no other beats on both pass rate (up) and cost (down)."""
-    return [
-        a for a in items
-        if not any(b[1] >= a[1] and b[2] <= a[2] and (b[1] > a[1] or b[2] < a[2]) for b in items)
-    ]  # fmt: skip
 
 
 def _versus_preset(chosen: Scored, everything: list[Scored]) -> None:

@@ -22,7 +22,7 @@ from accord.runners.stats import Rate, bits
 from accord.runners.tasks import Task
 from accord.runners.transcript import JsonlTranscript
 from accord.search.racing import current_front, earlier_run, hopeless, rung_sizes, task_order
-from accord.search.study import CASCADE_ATTR, REPEAT_ATTR, WORKER_ATTR, remaining_budget, worker_id
+from accord.search.study import CASCADE_ATTR, PAID_ATTR, REPEAT_ATTR, WORKER_ATTR, remaining_budget, worker_id
 from accord.search.studyfile import StudyDefinition
 from accord.space import RunConfig, suggest
 
@@ -41,7 +41,12 @@ budget.max_total_cost counts, for failed and stopped trials too."""
 
 
 def spend_attrs(meter: Meter) -> dict[str, float | int]:
-    return {SPEND_ATTR: meter.total, "spent_usd": meter.spent_usd, "calls": meter.calls}
+    return {
+        SPEND_ATTR: meter.total,
+        PAID_ATTR: meter.paid,
+        "spent_usd": meter.spent_usd,
+        "calls": meter.calls,
+    }
 
 
 def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | str | None]:
@@ -221,9 +226,12 @@ class Objective:
         if racing is None or trial.user_attrs.get("preset"):
             return {}
         n = len(self.tasks)
+        rungs = rung_sizes(racing, n)
         return {
-            "rungs": rung_sizes(racing, n),
-            "keep_going": lambda partial: hopeless(current_front(trial.study), partial, n, racing.confidence),
+            "rungs": rungs,
+            "keep_going": lambda partial: hopeless(
+                current_front(trial.study), partial, n, racing, len(rungs)
+            ),
         }
 
     def _repeat(self, trial: optuna.Trial, earlier: optuna.trial.FrozenTrial) -> tuple[float, float]:
@@ -233,7 +241,7 @@ class Objective:
         trial.set_user_attr(SPEND_ATTR, 0.0)
         if self.on_repeat == "resample":
             raise optuna.TrialPruned(f"repeats trial {earlier.number}")
-        skip = {WORKER_ATTR, SPEND_ATTR, "spent_usd", "calls", "cache_hits"}
+        skip = {WORKER_ATTR, SPEND_ATTR, PAID_ATTR, "spent_usd", "calls", "cache_hits"}
         for key, value in earlier.user_attrs.items():
             if key not in skip and key not in ("preset", "preset_model"):
                 trial.set_user_attr(key, value)

@@ -4,12 +4,21 @@ configuration twice.
 Optuna cannot prune multi-objective studies, so accord races trials itself. With
 ``[budget] racing = true`` every trial runs the search tasks in one fixed, seeded order,
 in rungs (by default 10%, 30%, then all). After each rung short of the last it asks:
-could this configuration still reach the Pareto front? Its pass rate can at best be the
-upper end of its 95% interval (Wilson) on the tasks done so far; its cost, projected to
-every task, is what it spent times n / k. If a trial already on the front passes at
-least that many at no more cost, the trial is stopped: it is recorded with its partial
-pass rate and projected cost, infeasible (never on the front), and shown as STOPPED.
-Presets always run in full.
+could this configuration still reach the Pareto front?
+
+The test is paired (``racing_test = "paired"``, the default): on the tasks the trial has
+run, each front trial's recorded verdicts (``passed_tasks``, in the same order) are set
+against the trial's, and an exact one-sided sign test on the tasks where they disagree
+asks whether the front trial is better. Configurations of one study are strongly
+correlated (on a replayed corpus they share their very samples), so this is far sharper
+than an interval of the trial's own. A front trial counts only if it is no dearer than
+the trial could still be: the trial's cost per task so far, at the low end of its 95%
+interval, projected to every task. The confidence is Bonferroni-corrected for the rungs
+and the front trials compared. ``racing_test = "interval"`` is the earlier rule: the
+upper end of the trial's own Wilson interval against the front trials' rates.
+
+A stopped trial is recorded with its partial pass rate and projected cost, infeasible
+(never on the front), and shown as STOPPED with its reason. Presets always run in full.
 """
 
 from __future__ import annotations
@@ -22,9 +31,9 @@ from collections.abc import Sequence
 import optuna
 
 from accord.runners.run import RunResult
-from accord.runners.stats import wilson
+from accord.runners.stats import sign_test, wilson
 from accord.runners.tasks import Task
-from accord.search.study import REPEAT_ATTR, best_trials
+from accord.search.study import REPEAT_ATTR, best_trials, passed_vector
 from accord.search.studyfile import Racing
 
 
@@ -41,13 +50,64 @@ def rung_sizes(racing: Racing, n: int) -> list[int]:
 
 
 def hopeless(
+    front: Sequence[optuna.trial.FrozenTrial],
+    partial: RunResult,
+    n_tasks: int,
+    racing: Racing,
+    rungs: int = 1,
+) -> str:
+    """Why a trial cannot reach ``front`` ("" when it still can), by ``racing.test``."""
+    if not partial.outcomes:
+        return ""
+    if racing.test == "interval":
+        return _beyond_interval(front, partial, n_tasks, racing.confidence)
+    return _beaten_paired(front, partial, n_tasks, racing.confidence, rungs)
+
+
+def projected_cost_low(partial: RunResult, n_tasks: int, confidence: float) -> float:
+    """The trial's cost over every task, from its cost per task so far at the low end of
+    its interval (a trial may still reach the front by being cheap)."""
+    costs = [o.cost for o in partial.outcomes]
+    mean = statistics.fmean(costs)
+    if len(costs) < 2:
+        return 0.0
+    z = statistics.NormalDist().inv_cdf(confidence)
+    return max(0.0, mean - z * statistics.stdev(costs) / math.sqrt(len(costs))) * n_tasks
+
+
+def _beaten_paired(
+    front: Sequence[optuna.trial.FrozenTrial], partial: RunResult, n_tasks: int, confidence: float, rungs: int
+) -> str:
+    done = len(partial.outcomes)
+    mine = list(partial.passed[:done])
+    cheapest = projected_cost_low(partial, n_tasks, confidence)
+    rivals = [t for t in front if t.values and t.values[1] <= cheapest and _verdicts(t, n_tasks)]
+    alpha = (1 - confidence) / (max(1, rungs) * max(1, len(rivals)))
+    for trial in rivals:
+        theirs = (_verdicts(trial, n_tasks) or [])[:done]
+        losses = sum(t and not m for t, m in zip(theirs, mine, strict=True))
+        wins = sum(m and not t for t, m in zip(theirs, mine, strict=True))
+        p = sign_test(losses, wins)
+        if p <= alpha:
+            return (
+                f"raced: on its first {done} of {n_tasks} tasks trial {trial.number} passed {losses} that "
+                f"it failed and failed {wins} that it passed (one-sided sign test p = {p:.2g}, at most "
+                f"{alpha:.2g} needed), at {trial.values[1]:.4g}, no more than it could cost ({cheapest:.4g})"
+            )
+    return ""
+
+
+def _verdicts(trial: optuna.trial.FrozenTrial, n_tasks: int) -> list[bool] | None:
+    vector = passed_vector(trial)
+    return vector if vector is not None and len(vector) == n_tasks else None
+
+
+def _beyond_interval(
     front: Sequence[optuna.trial.FrozenTrial], partial: RunResult, n_tasks: int, confidence: float
 ) -> str:
-    """Why a trial cannot reach ``front`` ("" when it still can): some front trial passes
-    at least the upper end of its interval at no more than its projected cost."""
+    """Some front trial passes at least the upper end of the trial's interval at no more
+    than its projected cost."""
     done = len(partial.outcomes)
-    if not done:
-        return ""
     z = statistics.NormalDist().inv_cdf((1 + confidence) / 2)
     upper = wilson(sum(partial.passed), done, z)[1]
     projected = partial.cost * n_tasks / done

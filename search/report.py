@@ -17,7 +17,19 @@ from typing import Any
 import optuna
 
 from accord.runners.stats import Rate
-from accord.search.compare import Scored, best_preset, describe_paired, holdout_trials, paired, scored, usable
+from accord.search.choice import choose
+from accord.search.compare import (
+    Scored,
+    best_preset,
+    confirmations,
+    describe_paired,
+    holdout_trials,
+    paired,
+    scored,
+    usable,
+)
+from accord.search.payback import describe as describe_payback
+from accord.search.payback import payback
 from accord.search.study import best_trials, described, trial_rows
 from accord.search.studyfile import StudyDefinition
 
@@ -177,6 +189,17 @@ def comparison_rows(study: optuna.Study, storage: str) -> list[str]:
     return rows
 
 
+def _payback_text(study: optuna.Study, definition: StudyDefinition, storage: str) -> str:
+    """The search's bill and the chosen configuration's break-even, in words."""
+    choice = choose(study, storage, None)
+    if choice is None or choice.chosen is None:
+        return "No configuration was chosen yet."
+    chosen = choice.chosen
+    bill = payback(chosen, choice.everything, study, confirmations(storage, definition.name))
+    lines = describe_payback(bill, chosen, definition.cost_unit)
+    return f"Chosen on the search figures: trial {chosen.trial.number}. " + "; ".join(lines) + "."
+
+
 def write_report(
     study: optuna.Study, definition: StudyDefinition, out: Path, storage: str | None = None
 ) -> list[Path]:
@@ -188,6 +211,7 @@ def write_report(
     plot_cost_vs_pass(study, unit, files[1])
     plot_importances(importances(study), files[2])
     rows: Sequence[str] = comparison_rows(study, storage or definition.storage)
+    bill = _payback_text(study, definition, storage or definition.storage)
     states: dict[str, int] = {}
     for row in trial_rows(study):
         states[row["state"]] = states.get(row["state"], 0) + 1
@@ -207,6 +231,7 @@ there: the held-out column (from <code>accord confirm</code>) is the honest figu
 <th>cost ({unit})</th><th>held-out pass rate</th><th>configuration</th><th>paired test</th></tr>
 {"".join(rows) or '<tr><td colspan="9">no completed trial</td></tr>'}
 </table>
+<h2>What the search paid</h2><p>{html.escape(bill)}</p>
 <h2>Pareto front</h2><img src="pareto.png" alt="Pareto front">
 <h2>Cost against pass rate</h2><img src="cost_vs_pass.png" alt="cost against pass rate">
 <h2>Parameter importances</h2><img src="importances.png" alt="parameter importances">

@@ -44,6 +44,9 @@ REPEAT_ATTR = "repeat_of"
 PRESET_ATTR, PRESET_MODEL_ATTR = "preset", "preset_model"
 
 
+PAID_ATTR = "paid"
+"""What a trial actually paid, in the study's cost unit: the calls no cache answered (a
+trial that repeats calls an earlier one made pays nothing for them)."""
 CASCADE_ATTR = "cascade"
 """A cascade trial's stages in words: why it costs what it costs."""
 

@@ -43,6 +43,7 @@ LOOP_SETTINGS: Mapping[str, tuple[type, Check]] = {
 
 
 RUNGS = (0.1, 0.3)
+RACING_TESTS = ("paired", "interval")
 CONFIDENCE = 0.95
 
 
@@ -53,7 +54,10 @@ class Racing:
     rungs: tuple[float, ...] = RUNGS
     """Shares of the tasks after which a trial may stop (the last rung is all of them)."""
     confidence: float = CONFIDENCE
-    """Of the interval whose upper end a trial's pass rate must still be able to reach."""
+    """That a stopped trial could not have reached the front (search/racing.py)."""
+    test: str = "paired"
+    """"paired": a sign test against each front trial on the same tasks; "interval": the
+    upper end of the trial's own Wilson interval against the front's rates."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -171,8 +175,9 @@ def _racing(budget: TableReader) -> Racing | None:
     confidence = budget.get(
         "racing_confidence", float, CONFIDENCE, check=lambda v: None if 0.5 <= v < 1 else "between 0.5 and 1"
     )
+    test = budget.choice("racing_test", RACING_TESTS, "paired")
     enabled = budget.get("racing", bool, False)
-    return Racing(rungs=tuple(float(r) for r in rungs), confidence=confidence) if enabled else None
+    return Racing(rungs=tuple(float(r) for r in rungs), confidence=confidence, test=test) if enabled else None
 
 
 def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:

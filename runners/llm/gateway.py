@@ -94,6 +94,7 @@ class Gateway:
         self._limits: dict[str, _Limiter] = {}
         self._limits_lock = threading.Lock()
         self._unpriced: set[str] = set()
+        self._replayed: set[str] = set()
 
     def _limiter(self, spec: ModelSpec) -> _Limiter:
         with self._limits_lock:
@@ -117,6 +118,14 @@ class Gateway:
                 self._sleep(delay)
                 attempt += 1
 
+    def _replayed_before(self, key: str) -> bool:
+        """A replayed call this gateway served before: as the response cache would answer a
+        live model's repeat, it costs the configuration and is not paid again."""
+        with self._limits_lock:
+            seen = key in self._replayed
+            self._replayed.add(key)
+        return seen
+
     def spec(self, alias: str) -> ModelSpec:
         try:
             return self.models[alias]
@@ -132,10 +141,10 @@ class Gateway:
         spec = self.spec(request.model)
         # a replayed corpus is a recording already: caching it again would only copy it
         cache = None if spec.is_replay else self.cache
-        key = cache_key(spec, request) if cache is not None else ""
+        key = cache_key(spec, request) if cache is not None or spec.is_replay else ""
         hit = cache.get(key) if cache is not None else None
         raw = cached_answer(hit) if hit is not None else None
-        cached = raw is not None
+        cached = raw is not None or (spec.is_replay and self._replayed_before(key))
         if raw is None:
             start = self._clock()
             raw = self._call(spec, request)

@@ -22,6 +22,8 @@ class Meter:
     """Calls made only to measure (alignment of a lone sample): paid, not in the objective."""
     spent_usd: float = 0.0
     """What was actually paid: cache hits are free."""
+    paid: float = 0.0
+    """What was actually paid, in the meter's unit: the calls no cache answered."""
     calls: int = 0
     cache_hits: int = 0
     estimated_calls: int = 0
@@ -106,6 +108,7 @@ class Meter:
         self.estimated_calls += completion.estimated
         self.unpriced_calls += completion.unpriced
         self.spent_usd += 0.0 if completion.cached else completion.cost_usd
+        self.paid += 0.0 if completion.cached else amount
         self.prompt_tokens += completion.prompt_tokens
         self.completion_tokens += completion.completion_tokens
         self.seconds += completion.seconds

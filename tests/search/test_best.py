@@ -7,24 +7,32 @@ from pathlib import Path
 import optuna
 import pytest
 
-from accord.search.best import cheapest_meeting, config_from_params, export, load_export
+from accord.search.best import config_from_params, export, read_export
+from accord.search.choice import cheapest_at
+from accord.search.compare import Scored
 from accord.search.studyfile import load_study
 from accord.space import ConfigError, suggest
 
 
-def frozen(number: int, pass_rate: float, cost: float) -> optuna.trial.FrozenTrial:
+def point(number: int, pass_rate: float, cost: float) -> tuple[Scored, float, float]:
     trial = optuna.trial.create_trial(values=[pass_rate, cost])
     trial.number = number
-    return trial
+    return Scored(trial=trial, search=None), pass_rate, cost
 
 
-def test_cheapest_meeting_the_bar() -> None:
-    front = [frozen(0, 0.2, 1.0), frozen(1, 0.6, 3.0), frozen(2, 0.9, 8.0), frozen(3, 0.6, 3.0)]
-    assert cheapest_meeting(front, 0.5).number == 1  # ties on cost and pass rate: earlier trial
-    assert cheapest_meeting(front, 0.0).number == 0
-    assert cheapest_meeting(front, 0.9).number == 2
-    assert cheapest_meeting(front, 0.95) is None
-    assert cheapest_meeting([frozen(0, 0.7, 2.0), frozen(1, 0.8, 2.0)], 0.5).number == 1
+def test_the_cheapest_meeting_the_bar() -> None:
+    points = [point(0, 0.2, 1.0), point(1, 0.6, 3.0), point(2, 0.9, 8.0), point(3, 0.6, 3.0)]
+
+    def number(bar: float | None) -> int | None:
+        chosen = cheapest_at(points, bar)
+        return chosen.trial.number if chosen else None
+
+    assert number(0.5) == 1  # ties on cost and pass rate: the earlier trial
+    assert number(0.0) == 0
+    assert number(0.9) == 2 and number(None) == 2  # no bar: the best rate
+    assert number(0.95) is None
+    tie = cheapest_at([point(0, 0.7, 2.0), point(1, 0.8, 2.0)], 0.5)
+    assert tie is not None and tie.trial.number == 1
 
 
 def test_export_holds_exactly_the_stored_params_and_rebuilds_the_config(
@@ -49,10 +57,10 @@ def test_export_holds_exactly_the_stored_params_and_rebuilds_the_config(
     document = tomllib.loads(out.read_text())
     assert document["params"] == stored.params
     assert set(document["models"]) == {stored.params["coder.model"], stored.params["tester.model"]}
-    config, models, params = load_export(out)
-    assert params == stored.params
-    assert config == configs[4]
-    assert models[stored.params["coder.model"]].model.startswith("fake/")
+    exported = read_export(out)
+    assert exported.params == stored.params
+    assert exported.config == configs[4]
+    assert exported.models[stored.params["coder.model"]].model.startswith("fake/")
 
 
 FULL_SPACE = """
@@ -86,8 +94,9 @@ def test_every_branch_of_the_space_survives_export_and_import(
         study.tell(trial, [0.5, 1.0])
         out = tmp_path / f"t{trial.number}.toml"
         export(study.trials[-1], definition, out)
-        rebuilt, models, params = load_export(out)
-        assert rebuilt == config and params == trial.params
+        exported = read_export(out)
+        rebuilt, models = exported.config, exported.models
+        assert rebuilt == config and exported.params == trial.params
         used = {config.coder.model_for(0), config.coder.model_for(1), config.tester.model}
         assert used <= set(models)  # ensembles export each of their models
         techniques.add(config.technique)

@@ -334,3 +334,31 @@ def test_run_confirm_best_show_search_and_held_out_with_intervals_and_a_paired_v
     assert (
         len(optuna.load_study(study_name="held.holdout", storage=load_study(path).storage).trials) == before
     )
+
+
+def test_best_prints_what_the_search_and_confirming_paid_and_the_break_even(
+    study_file: Callable[..., Path], fake_backend: ScriptedBackend, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # cot-sc at population 3 on the good model is the dear preset; single-shot on the good
+    # model reaches the same rate for a third of the code calls
+    space = 'coder.model = ["good"]\npopulation.size = [1, 3]\nselection.rule = ["majority"]\ntechnique = ["direct", "cot"]\n'
+    path = study_file(space=space, name="bill")
+    path.write_text(path.read_text().replace("[study]\n", '[study]\npresets = ["cot-sc"]\n'))
+    assert main(["run", str(path), "--n-trials", "4"]) == 0
+    capsys.readouterr()
+    assert main(["best", str(path)]) == 0
+    best = capsys.readouterr().out
+    definition = load_study(path)
+    study = optuna.load_study(study_name="bill", storage=definition.storage)
+    paid = sum(t.user_attrs.get("paid", t.user_attrs.get("budget_spend", 0.0)) for t in study.trials)
+    objective = sum(t.user_attrs.get("budget_spend", 0.0) for t in study.trials)
+    # a repeat of calls already made is not paid again (the cache answers them)
+    assert 0 < paid < objective
+    assert f"the search paid {paid:.4g} usd" in best and f"sum to {objective:.4g}" in best
+    assert "confirming paid 0" in best
+    done = [t for t in study.trials if t.values and not t.user_attrs.get("stopped")]
+    preset = next(t for t in done if t.user_attrs.get("preset") == "cot-sc")
+    chosen = min((t for t in done if t.values[0] >= preset.values[0]), key=lambda t: (t.values[1], t.number))
+    saving = (preset.values[1] - chosen.values[1]) / 2  # two search tasks
+    assert saving > 0
+    assert f"saves {saving:.4g} usd a task: it repays the search after {paid / saving:,.0f} tasks" in best

@@ -23,7 +23,7 @@ from accord.runners.testing import ScriptedBackend, by_role, fenced, toy_tasks
 from accord.search.cli import main
 from accord.search.racing import hopeless
 from accord.search.study import best_trials, make_storage
-from accord.search.studyfile import load_study
+from accord.search.studyfile import Racing, load_study
 from tests.helpers import measured
 
 
@@ -182,16 +182,22 @@ def test_no_configuration_is_run_twice(
     assert {t.number for t in best_trials(study)} <= {t.number for t in ran}  # a repeat never doubles a point
 
 
-def front_trial(number: int, rate: float, cost: float) -> optuna.trial.FrozenTrial:
-    return optuna.trial.create_trial(
-        values=[rate, cost], params={}, distributions={}, user_attrs={"n": number}
-    )
+def front_trial(
+    number: int, rate: float, cost: float, passed: list[bool] | None = None
+) -> optuna.trial.FrozenTrial:
+    attrs: dict[str, object] = {"n": number}
+    if passed is not None:
+        attrs["passed_tasks"] = "".join("1" if p else "0" for p in passed)
+    return optuna.trial.create_trial(values=[rate, cost], params={}, distributions={}, user_attrs=attrs)
 
 
-def partial(passed: list[bool], cost: float) -> RunResult:
+def partial(passed: list[bool], cost: float, costs: list[float] | None = None) -> RunResult:
+    per_task = costs or [cost / len(passed)] * len(passed)
     outcomes = tuple(
-        TaskOutcome(task_id=f"t{i}", code="", selected=0, aligned=p, hidden_passed=p, rounds=0, members=1)
-        for i, p in enumerate(passed)
+        TaskOutcome(
+            task_id=f"t{i}", code="", selected=0, aligned=p, hidden_passed=p, rounds=0, members=1, cost=c
+        )
+        for i, (p, c) in enumerate(zip(passed, per_task, strict=True))
     )
     return RunResult(
         outcomes=outcomes, n_tasks=len(passed), pass_rate=0.0, alignment_rate=0.0, false_alignment_rate=None,
@@ -199,22 +205,60 @@ def partial(passed: list[bool], cost: float) -> RunResult:
     )  # fmt: skip
 
 
-def test_a_trial_is_raced_only_when_a_front_trial_beats_its_best_case() -> None:
+INTERVAL, INTERVAL_STRICT = Racing(test="interval"), Racing(test="interval", confidence=0.999)
+
+
+def test_the_interval_rule_races_a_trial_only_when_a_front_trial_beats_its_best_case() -> None:
     front = [front_trial(0, 0.6, 100.0), front_trial(1, 0.9, 1000.0)]
     # 2 of 20 tasks passed: at best 0.3 (Wilson, 95%): trial 0 passes more for less
     bad = partial([True, True] + [False] * 18, cost=20.0)  # projected to 100 tasks: 100
-    assert hopeless(front, bad, n_tasks=100, confidence=0.95).startswith("raced:")
+    assert hopeless(front, bad, 100, INTERVAL).startswith("raced:")
     # ... but not if it is cheaper than every front trial: it could be a new cheapest point
-    assert hopeless(front, partial([True, True] + [False] * 18, cost=19.0), 100, 0.95) == ""
+    assert hopeless(front, partial([True, True] + [False] * 18, cost=19.0), 100, INTERVAL) == ""
     # 17 of 20 passed: its best case (0.95) beats every front trial
-    assert hopeless(front, partial([True] * 17 + [False] * 3, cost=500.0), 100, 0.95) == ""
+    assert hopeless(front, partial([True] * 17 + [False] * 3, cost=500.0), 100, INTERVAL) == ""
     # 14 of 20 passed (at best 0.86): trial 1 is better but dearer than its projected 250
-    assert hopeless(front, partial([True] * 14 + [False] * 6, cost=50.0), 100, 0.95) == ""
+    assert hopeless(front, partial([True] * 14 + [False] * 6, cost=50.0), 100, INTERVAL) == ""
     # ... and the same at a projected 5000 is beaten by trial 1
-    assert hopeless(front, partial([True] * 14 + [False] * 6, cost=1000.0), 100, 0.95).startswith("raced:")
+    assert hopeless(front, partial([True] * 14 + [False] * 6, cost=1000.0), 100, INTERVAL).startswith(
+        "raced:"
+    )
     # a stricter confidence keeps more trials running: a wider interval
     # (14 of 20 at 99.9%: at best 0.91)
-    assert hopeless(front, partial([True] * 14 + [False] * 6, cost=1000.0), 100, 0.999) == ""
+    assert hopeless(front, partial([True] * 14 + [False] * 6, cost=1000.0), 100, INTERVAL_STRICT) == ""
+
+
+def test_a_trial_losing_every_discordant_task_to_a_cheaper_front_trial_is_stopped_paired() -> None:
+    # 17 tasks done of 170. The front trial passed all 17 (and, over all 170, 0.55); the
+    # trial passed 9 of them: 8 discordant tasks, all lost (one-sided sign test p = 1/256)
+    passed_front = [True] * 17 + [True] * 77 + [False] * 76
+    front = [front_trial(0, sum(passed_front) / 170, 10.0, passed_front)]
+    trial = partial([True] * 9 + [False] * 8, cost=2.0)  # projected: 20 for 170 tasks
+    reason = hopeless(front, trial, 170, Racing(), rungs=2)
+    assert reason.startswith("raced:") and "passed 8 that it failed and failed 0" in reason
+    # the unpaired rule would let it run: 9 of 17 could still reach 0.74 (Wilson), above 0.55
+    assert hopeless(front, trial, 170, INTERVAL) == ""
+    # 6 of 6 lost is not enough at 95% after correcting for 4 rungs (1/64 > 0.05 / 4)
+    six = partial([True] * 11 + [False] * 6, cost=2.0)
+    assert hopeless(front, six, 170, Racing(), rungs=4) == ""
+    assert hopeless(front, six, 170, Racing(), rungs=2).startswith("raced:")  # 1/64 < 0.05 / 2
+
+
+def test_a_trial_behind_but_projected_much_cheaper_is_not_stopped() -> None:
+    passed_front = [True] * 170
+    front = [front_trial(0, 1.0, 10.0, passed_front)]
+    cheap = partial([True] * 5 + [False] * 12, cost=0.1)  # far behind, at a hundredth of the cost
+    assert hopeless(front, cheap, 170, Racing(), rungs=2) == ""
+    # the same trial at the front trial's cost is stopped
+    assert hopeless(front, partial([True] * 5 + [False] * 12, cost=2.0), 170, Racing(), rungs=2).startswith(
+        "raced:"
+    )
+    # its cost per task is uncertain: one dear task among cheap ones keeps the low end low
+    spread = [0.0] * 16 + [2.0]
+    assert (
+        hopeless(front, partial([True] * 5 + [False] * 12, cost=2.0, costs=spread), 170, Racing(), rungs=2)
+        == ""
+    )
 
 
 def test_racing_stops_trials_that_cannot_reach_the_front_and_never_a_preset(
@@ -233,7 +277,9 @@ def test_racing_stops_trials_that_cannot_reach_the_front_and_never_a_preset(
     space = 'coder.model = ["good", "bad"]\npopulation.size = [1, 3, 5]\nselection.rule = ["majority"]\n'
     path = write_study(tmp_path, name="r", in_flight=8, space=space, n_trials=8)
     text = path.read_text().replace("seed = 7", 'seed = 7\npresets = ["single-shot"]')
-    text = text.replace("n_trials = 8", "n_trials = 8\nracing = true\nrungs = [0.25, 0.5]")
+    text = text.replace(
+        "n_trials = 8", 'n_trials = 8\nracing = true\nracing_test = "interval"\nrungs = [0.25, 0.5]'
+    )
     text = text.replace(
         '[models.m]\nmodel = "fake/m"', '[models.good]\nmodel = "fake/good"\n[models.bad]\nmodel = "fake/bad"'
     )
