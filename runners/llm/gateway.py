@@ -162,7 +162,8 @@ class Gateway:
             estimated=raw.estimated,
             unpriced=not spec.priced and raw.cost_usd is None,
         )
-        if completion.unpriced and spec.alias not in self._unpriced:
+        usd = meter is not None and meter.unit == "usd"  # in tokens or seconds a price is not needed
+        if completion.unpriced and usd and spec.alias not in self._unpriced:
             self._unpriced.add(spec.alias)  # once per model: every call of it is counted
             log.warning(
                 "%s (%s) has no known price: its calls count as unpriced, not free; "
