@@ -13,7 +13,7 @@ MODELS = ("a", "b")
 # every dimension searched, every neutral value allowed
 EVERYTHING = {
     "coder": {
-        "model": ["a", "b", "a+b"],
+        "model": ["a", "b", "a+b", "a>b"],
         "prompt": ["careful", "direct"],
         "temperature": {"low": 0.0, "high": 1.0},
     },
@@ -21,7 +21,7 @@ EVERYTHING = {
     "technique": ["plan", "direct", "cot", "spec", "fewshot"],
     "fewshot": {"k": {"low": 1, "high": 4}},
     "planner": {"model": ["b", "coder"]},
-    "population": {"size": [3, 1, 5], "adaptive": [True, False]},
+    "population": {"size": [3, 1, 20, 5], "adaptive": [True, False]},
     "tests": {"samples": [3, 0, 10]},
     "loop": {"max_rounds": [2, 0, 5], "self_explain": [True, False]},
     "repair": {"policy": ["blame", "code", "reflect", "tests", "both"]},
@@ -29,6 +29,12 @@ EVERYTHING = {
     "selection": {
         "rule": ["first_aligned", "clusters", "majority", "dual_agreement"],
         "distinguish": [True, False],
+    },
+    "cascade": {
+        "gate": ["aligned", "share"],
+        "threshold": [0.9, 0.6],
+        "pool": [True, False],
+        "last_population": [0, 3],
     },
 }
 NEUTRAL = {"coder.prompt": "direct", "tester.prompt": "basic", "loop.self_explain": False}
@@ -38,11 +44,11 @@ FIXED_POPULATION = {"selection.distinguish": False, "population.adaptive": False
 DOCUMENTED = {
     "single-shot": {"technique": "direct", "population.size": 1, "loop.max_rounds": 0},
     "cot-sc": {
-        "technique": "cot", "population.size": 5, "loop.max_rounds": 0, "selection.rule": "majority",
+        "technique": "cot", "population.size": 20, "loop.max_rounds": 0, "selection.rule": "majority",
         **FIXED_POPULATION,
     },
     "codet": {
-        "technique": "direct", "population.size": 5, "loop.max_rounds": 0, "selection.rule": "dual_agreement",
+        "technique": "direct", "population.size": 20, "loop.max_rounds": 0, "selection.rule": "dual_agreement",
         **FIXED_POPULATION,
     },
     "self-debug": {"technique": "direct", "population.size": 1, "loop.max_rounds": 5, "repair.policy": "code", **REPAIR},
@@ -52,6 +58,11 @@ DOCUMENTED = {
         "repair.policy": "code", **REPAIR,
     },
     "seed": {"technique": "direct", "population.size": 1, "loop.max_rounds": 5, "repair.policy": "both", **REPAIR},
+    "mot-cascade": {
+        "technique": "cot", "population.size": 20, "loop.max_rounds": 0, "selection.rule": "majority",
+        **FIXED_POPULATION, "cascade.gate": "share", "cascade.threshold": 0.6, "cascade.pool": False,
+        "cascade.last_population": 3,
+    },
 }  # fmt: skip
 
 
@@ -62,7 +73,10 @@ def documented(name: str, model: str) -> dict:
 def test_with_every_dimension_searched_each_preset_trial_is_its_documented_dict() -> None:
     spec = parse_space(EVERYTHING, models=MODELS, prompts=PromptLibrary.load())
     presets = preset_trials(list(PRESETS), spec)
-    assert [(p.name, p.model) for p in presets] == [(n, m) for n in PRESETS for m in ("a", "b", "a+b")]
+    # a cascade preset on the cascades the space offers, every other on its single models
+    assert [(p.name, p.model) for p in presets] == [
+        (n, m) for n in PRESETS for m in (("a>b",) if n == "mot-cascade" else ("a", "b", "a+b"))
+    ]
     study = optuna.create_study(sampler=optuna.samplers.TPESampler(seed=0))
     for preset in presets:
         study.enqueue_trial(dict(preset.params))
@@ -71,8 +85,8 @@ def test_with_every_dimension_searched_each_preset_trial_is_its_documented_dict(
         suggest(trial, spec)
         fixed = {k: v for k, v in trial.params.items() if not is_free(k)}
         expected = documented(preset.name, preset.model)
-        if preset.model == "a+b":
-            expected["tester.model"] = "b"  # an ensemble is no tester value here: the space's first
+        if preset.model in ("a+b", "a>b"):
+            expected["tester.model"] = "b"  # no tester value here: the space's first
         assert fixed == expected, preset.name
         assert set(trial.params) - set(fixed) <= {k for k in DIMENSIONS if is_free(k)}  # sampling only
         study.tell(trial, 0.0)
