@@ -21,7 +21,10 @@ import textwrap
 import time
 from pathlib import Path
 
-from accord.runners.testing import PostgresCluster, ScriptedOpenAIServer, solving_answer
+from accord.runners.testing import ScriptedOpenAIServer, solving_answer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the tests' PostgreSQL helper
+from tests.postgres import PostgresCluster
 
 TASKS = [
     {"task_id": "t/add", "prompt": 'def add(a: int, b: int) -> int:\n    """Return a + b."""\n'},

@@ -11,7 +11,7 @@ from accord.runners.llm import Backend, Gateway, LiteLLMBackend, ModelSpec, Pref
 from accord.runners.local import LocalServers
 from accord.runners.paths import responses_path
 from accord.runners.replay import PREFIX, ReplayBackend
-from accord.runners.sandbox import Executor, Sandbox
+from accord.runners.sandbox import SANDBOX_WORKERS, Executor, Sandbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +27,7 @@ def open_runtime(
     use_cache: bool = True,
     backend: Backend | None = None,
     executor: Executor | None = None,
-    sandbox_workers: int = 2,
+    sandbox_workers: int = SANDBOX_WORKERS,
 ) -> Iterator[Runtime]:
     """Local servers start lazily, on a model's first call, and always stop here."""
     with LocalServers() as servers, contextlib.ExitStack() as stack:

@@ -53,6 +53,8 @@ WORKER = "\n".join(
 """The worker script (runners/worker/, one file per part), as it runs inside the sandbox."""
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 MAX_WORKERS = 16
+SANDBOX_WORKERS = 2
+"""Worker processes of a sandbox by default (each runs one job at a time)."""
 
 __all__ = ["ExecResult", "Executor", "Limits", "Sandbox", "Status", "TestOutcome"]
 
@@ -132,7 +134,7 @@ class Sandbox:
     def __init__(
         self,
         *,
-        workers: int = 2,
+        workers: int = SANDBOX_WORKERS,
         limits: Limits | None = None,
         use_bwrap: bool | None = None,
         recycle_after: int = 200,

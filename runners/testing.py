@@ -7,12 +7,8 @@ gateway's cache and accounting, the loop and the objective all run for real on i
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from accord.runners.llm import LLMRequest, ModelSpec, RawCompletion
-from accord.runners.procutil import free_port
 
 Script = Callable[[LLMRequest], str]
 
@@ -113,82 +108,45 @@ class ScriptedOpenAIServer:
             return self.script[index]
 
     def __enter__(self) -> ScriptedOpenAIServer:
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-                action = owner._next()
-                if owner.delay_s:
-                    time.sleep(owner.delay_s)
-                if action == "hang":
-                    time.sleep(30)
-                    return
-                if action == "malformed":
-                    self._send(200, b"{not json")
-                    return
-                if isinstance(action, int) and action != 200:
-                    error = {
-                        "error": {"message": f"scripted failure {action}", "type": "error", "code": action}
-                    }
-                    self._send(int(action), json.dumps(error).encode())
-                    return
-                messages = body.get("messages", [])
-                with owner._lock:
-                    owner.models.append(str(body.get("model")))
-                text = owner.answer(messages) if owner.answer else owner.text
-                words = sum(len(str(m.get("content", "")).split()) for m in messages)
-                answer: dict[str, Any] = {
-                    "id": "scripted",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body.get("model", "scripted"),
-                    "choices": [
-                        {
-                            "index": 0,
-                            "message": {"role": "assistant", "content": text},
-                            "finish_reason": "stop",
-                        }
-                    ],
-                    "usage": {
-                        "prompt_tokens": words,
-                        "completion_tokens": len(text.split()),
-                        "total_tokens": words + len(text.split()),
-                    },
-                }
-                if action == "no_choices":
-                    answer["choices"] = []
-                elif action == "no_usage":
-                    del answer["usage"]
-                elif action == "negative_usage":
-                    answer["usage"] = {"prompt_tokens": -5, "completion_tokens": -7, "total_tokens": -12}
-                elif action == "null_content":
-                    answer["choices"][0]["message"]["content"] = None
-                    del answer["usage"]
-                elif action == "list_content":
-                    answer["choices"][0]["message"]["content"] = [{"oops": 1}]
-                self._send(200, json.dumps(answer).encode())
-
-            def _send(self, status: int, payload: bytes) -> None:
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self
+
+    def answer_body(self, action: int | str, body: dict[str, Any]) -> dict[str, Any]:
+        """The JSON answer to a request whose action is to answer (200 or a 200 with one
+        thing wrong)."""
+        messages = body.get("messages", [])
+        with self._lock:
+            self.models.append(str(body.get("model")))
+        text = self.answer(messages) if self.answer else self.text
+        words = sum(len(str(m.get("content", "")).split()) for m in messages)
+        answer: dict[str, Any] = {
+            "id": "scripted",
+            "object": "chat.completion",
+            "created": 0,
+            "model": body.get("model", "scripted"),
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+            ],
+            "usage": {
+                "prompt_tokens": words,
+                "completion_tokens": len(text.split()),
+                "total_tokens": words + len(text.split()),
+            },
+        }
+        if action == "no_choices":
+            answer["choices"] = []
+        elif action == "no_usage":
+            del answer["usage"]
+        elif action == "negative_usage":
+            answer["usage"] = {"prompt_tokens": -5, "completion_tokens": -7, "total_tokens": -12}
+        elif action == "null_content":
+            answer["choices"][0]["message"]["content"] = None
+            del answer["usage"]
+        elif action == "list_content":
+            answer["choices"][0]["message"]["content"] = [{"oops": 1}]
+        return answer
 
     @property
     def base_url(self) -> str:
@@ -199,6 +157,46 @@ class ScriptedOpenAIServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+
+
+def _handler(owner: ScriptedOpenAIServer) -> type[BaseHTTPRequestHandler]:
+    """The request handler of one scripted server."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def setup(self) -> None:
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+            action = owner._next()
+            if owner.delay_s:
+                time.sleep(owner.delay_s)
+            if action == "hang":
+                time.sleep(30)
+                return
+            if action == "malformed":
+                self._send(200, b"{not json")
+                return
+            if isinstance(action, int) and action != 200:
+                error = {"error": {"message": f"scripted failure {action}", "type": "error", "code": action}}
+                self._send(int(action), json.dumps(error).encode())
+                return
+            self._send(200, json.dumps(owner.answer_body(action, body)).encode())
+
+        def _send(self, status: int, payload: bytes) -> None:
+            self.send_response(status)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    return Handler
 
 
 def toy_tasks(n: int) -> list[dict[str, Any]]:
@@ -233,55 +231,3 @@ def solving_answer(messages: list[dict[str, str]]) -> str:
     if name == "add":
         return fenced(f"def {function}(a, b):\n    return a + b{f' + {k}' if k else ''}")
     return fenced("def rev(s):\n    return s[::-1]")
-
-
-class PostgresCluster:
-    """A private PostgreSQL cluster on 127.0.0.1 for tests and benchmarks (root only:
-    initdb refuses root, so the cluster runs as the ``postgres`` user). ``url`` is a
-    SQLAlchemy URL of an empty database. Use as a context manager."""
-
-    BIN = "/usr/lib/postgresql/15/bin"
-
-    def __init__(self, database: str = "accord") -> None:
-        self.database = database
-        self.url = ""
-        self._root: str | None = None
-
-    @classmethod
-    def available(cls) -> bool:
-
-        return os.path.exists(f"{cls.BIN}/initdb") and shutil.which("runuser") is not None
-
-    def _as_postgres(self, *command: str) -> None:
-
-        # no pipes: the server pg_ctl starts would hold them open and block this call
-        subprocess.run(
-            ["runuser", "-u", "postgres", "--", *command],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-
-    def __enter__(self) -> PostgresCluster:
-
-        root = tempfile.mkdtemp(prefix="accord-pg-")  # outside folders closed to other users
-        shutil.chown(root, "postgres", "postgres")
-        self._root = root
-        port = free_port()
-        data = f"{root}/data"
-        self._as_postgres(f"{self.BIN}/initdb", "-D", data, "--auth=trust", "-U", "postgres")
-        options = f"-c listen_addresses=127.0.0.1 -p {port} -k {root}"
-        self._as_postgres(f"{self.BIN}/pg_ctl", "-D", data, "-l", f"{root}/log", "-o", options, "-w", "start")
-        subprocess.run(
-            [f"{self.BIN}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", self.database],
-            check=True,
-            capture_output=True,
-        )
-        self.url = f"postgresql+psycopg2://postgres@127.0.0.1:{port}/{self.database}"
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-
-        if self._root is not None:
-            self._as_postgres(f"{self.BIN}/pg_ctl", "-D", f"{self._root}/data", "-m", "fast", "stop")
-            shutil.rmtree(self._root, ignore_errors=True)

@@ -17,8 +17,8 @@ import optuna
 import tomli_w
 
 from accord.runners.llm import ModelSpec
-from accord.search.reader import TableReader, default, read_models, read_toml
-from accord.search.studyfile import LOOP_SETTINGS, StudyDefinition, load_study
+from accord.search.reader import TableReader, read_models, read_toml
+from accord.search.studyfile import StudyDefinition, load_study, read_loop_settings
 from accord.space import (
     DIMENSIONS,
     Choice,
@@ -123,12 +123,7 @@ def read_export(path: Path) -> Exported:
     about.done()
     models = read_models(file, root.sub("models").table, base=path.parent)
     loop = root.sub("settings")
-    settings = {
-        name: loop.get(name, kind, default(RunConfig, name), check=check)
-        for name, (kind, check) in LOOP_SETTINGS.items()
-    }
-    if settings["min_asserts"] > settings["max_asserts"]:
-        raise loop.fail("max_asserts", f"must be at least min_asserts ({settings['min_asserts']})")
+    settings = read_loop_settings(loop)
     loop.done()
     params = root.get("params", dict, {})
     if not params:

@@ -12,7 +12,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -35,7 +34,7 @@ from accord.runners.tasks import load_user_file, task_from_prompt
 from accord.search.arguments import Parser, positive_int, seconds, workers
 from accord.search.best import export, read_export
 from accord.search.confirm import confirm
-from accord.search.console import BarReporter, front_table, interval, print_summary
+from accord.search.console import BarReporter, front_table, interval, print_summary, printable
 from accord.search.dashboard import start_dashboard
 from accord.search.run import RunOptions, run_study
 from accord.search.study import open_study, trial_rows
@@ -200,16 +199,6 @@ def cmd_solve(args: argparse.Namespace) -> int:
     spent = f"spent ${meter.spent_usd:.6f} ({meter.calls} calls)"
     print(f"{aligned} of {len(tasks)} tasks aligned; {spent}", file=sys.stderr)
     return 0
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def printable(text: str) -> str:
-    """Generated text made safe for a terminal: lone surrogates and control characters
-    (ANSI escapes among them) shown escaped, never sent raw."""
-    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
-    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def cmd_exec(args: argparse.Namespace) -> int:

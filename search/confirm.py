@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import optuna
@@ -22,9 +22,10 @@ from accord.runners.llm import Meter
 from accord.runners.members import LoopContext
 from accord.runners.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
-from accord.runners.runtime import open_runtime
+from accord.runners.runtime import Runtime, open_runtime
 from accord.runners.sandbox import Executor
 from accord.runners.stats import bits
+from accord.runners.tasks import Task
 from accord.search.best import config_from_params
 from accord.search.compare import SEARCH_TRIAL_ATTR, Scored, holdout_name, holdout_trials, scored, usable
 from accord.search.preflight import preflight, study_tasks
@@ -96,26 +97,35 @@ def confirm(
                 and earlier.user_attrs.get("tasks") == len(split.holdout)
             ):
                 continue
-            config = config_from_params(trial.params, definition.settings)
-            results: list[RunResult] = []
-            for draw in range(repeats):
-                ctx = LoopContext(
-                    gateway=runtime.gateway,
-                    executor=runtime.executor,
-                    prompts=definition.prompts,
-                    meter=Meter(unit=definition.cost_unit),
-                    hidden_timeout_s=definition.hidden_timeout_s,
-                    draw=draw,
-                    tasks_in_flight=definition.tasks_in_flight,
-                )
-                on_task = progress(f"trial {trial.number}", draw, len(split.holdout)) if progress else None
-                results.append(
-                    run_config(
-                        split.holdout, config, ctx, pass_source=definition.pass_source, on_task=on_task
-                    )
-                )
+            results = _run_held_out(definition, split.holdout, trial, runtime, repeats, progress)
             _record(held, trial, results, artifacts)
     return scored(chosen, holdout_trials(backend, definition.name))
+
+
+def _run_held_out(
+    definition: StudyDefinition,
+    tasks: Sequence[Task],
+    trial: optuna.trial.FrozenTrial,
+    runtime: Runtime,
+    repeats: int,
+    progress: Progress | None,
+) -> list[RunResult]:
+    """One configuration on the held-out tasks, ``repeats`` draws."""
+    config = config_from_params(trial.params, definition.settings)
+    results: list[RunResult] = []
+    for draw in range(repeats):
+        ctx = LoopContext(
+            gateway=runtime.gateway,
+            executor=runtime.executor,
+            prompts=definition.prompts,
+            meter=Meter(unit=definition.cost_unit),
+            hidden_timeout_s=definition.hidden_timeout_s,
+            draw=draw,
+            tasks_in_flight=definition.tasks_in_flight,
+        )
+        on_task = progress(f"trial {trial.number}", draw, len(tasks)) if progress else None
+        results.append(run_config(tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task))
+    return results
 
 
 def _record(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
@@ -17,6 +18,15 @@ from accord.search.payback import describe as describe_payback
 from accord.search.payback import payback
 from accord.search.study import REPEAT_ATTR, best_trials, described, rate, trial_rows
 from accord.search.studyfile import StudyDefinition
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """Generated text made safe for a terminal: lone surrogates and control characters
+    (ANSI escapes among them) shown escaped, never sent raw."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
 
 
 def fmt(value: float | None, digits: int = 4) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from accord.runners.llm import ModelSpec
 from accord.runners.members import HIDDEN_TIMEOUT_S, TASKS_IN_FLIGHT
 from accord.runners.run import PASS_SOURCES
+from accord.runners.sandbox import SANDBOX_WORKERS
 from accord.search.reader import (
     Check,
     TableReader,
@@ -98,7 +99,7 @@ class StudyDefinition:
     """Stop trials that cannot reach the front (None: every trial runs every task)."""
     tasks_in_flight: int = TASKS_IN_FLIGHT
     """A trial's tasks run side by side (the models' limits bound the calls)."""
-    sandbox_workers: int = 2
+    sandbox_workers: int = SANDBOX_WORKERS
     """Sandbox worker processes (each runs one job at a time)."""
 
 
@@ -180,79 +181,94 @@ def _racing(budget: TableReader) -> Racing | None:
     return Racing(rungs=tuple(float(r) for r in rungs), confidence=confidence, test=test) if enabled else None
 
 
+def _objectives_table(root: TableReader) -> dict[str, Any]:
+    objectives = root.sub("objectives")
+    values = {
+        "pass_source": objectives.choice("pass_rate", PASS_SOURCES, "hidden"),
+        "cost_unit": objectives.choice("cost", COST_UNITS, "usd"),
+    }
+    objectives.done()
+    return values
+
+
+def _budget_table(root: TableReader) -> dict[str, Any]:
+    budget = root.sub("budget")
+    values = {
+        "n_trials": budget.get("n_trials", int, 10, check=between(1, MAX_TRIALS)),
+        "max_cost_per_trial": budget.get("max_cost_per_trial", float, check=positive),
+        "max_total_cost": budget.get("max_total_cost", float, check=positive),
+        "timeout_s": budget.get("timeout_s", float, check=positive),
+        "racing": _racing(budget),
+    }
+    budget.done()
+    return values
+
+
+def _execution_table(root: TableReader) -> dict[str, Any]:
+    execution = root.sub("execution")
+    values = {
+        "tasks_in_flight": execution.get("tasks_in_flight", int, TASKS_IN_FLIGHT, check=between(1, 1024)),
+        "sandbox_workers": execution.get("sandbox_workers", int, SANDBOX_WORKERS, check=between(1, 16)),
+    }
+    execution.done()
+    return values
+
+
+def _prompts_table(root: TableReader, path: Path) -> PromptLibrary:
+    prompts = root.sub("prompts")
+    dirs = tuple((path.parent / d).resolve() for d in prompts.strings("dirs"))
+    prompts.done()
+    try:
+        return PromptLibrary.load(dirs)
+    except ConfigError as exc:
+        raise ConfigError(
+            str(exc).removeprefix("prompts.dirs: "), file=str(path), key="prompts.dirs"
+        ) from None
+
+
+def _loop_table(root: TableReader) -> dict[str, Any]:
+    loop = root.sub("loop")
+    settings = read_loop_settings(loop)
+    loop.done()
+    return settings
+
+
+def read_loop_settings(table: TableReader) -> dict[str, Any]:
+    """The fixed RunConfig fields of a [loop] table (a study file's or an export's)."""
+    settings = {
+        name: table.get(name, kind, default(RunConfig, name), check=check)
+        for name, (kind, check) in LOOP_SETTINGS.items()
+    }
+    if settings["min_asserts"] > settings["max_asserts"]:
+        raise table.fail("max_asserts", f"must be at least min_asserts ({settings['min_asserts']})")
+    return settings
+
+
+def _cache_table(root: TableReader) -> bool:
+    cache = root.sub("cache")
+    enabled: bool = cache.get("enabled", bool, True)
+    cache.done()
+    return enabled
+
+
 def parse_study(data: Mapping[str, Any], path: Path) -> StudyDefinition:
     file = str(path)
     root = TableReader(file, "", dict(data))
     study = _study_table(root, path)
     tasks = _tasks_table(root, path)
-
-    objectives = root.sub("objectives")
-    pass_source = objectives.choice("pass_rate", PASS_SOURCES, "hidden")
-    cost_unit = objectives.choice("cost", COST_UNITS, "usd")
-    objectives.done()
-
-    budget = root.sub("budget")
-    n_trials = budget.get("n_trials", int, 10, check=between(1, MAX_TRIALS))
-    max_cost = budget.get("max_cost_per_trial", float, check=positive)
-    max_total = budget.get("max_total_cost", float, check=positive)
-    timeout_s = budget.get("timeout_s", float, check=positive)
-    racing = _racing(budget)
-    budget.done()
-
-    execution = root.sub("execution")
-    tasks_in_flight = execution.get("tasks_in_flight", int, TASKS_IN_FLIGHT, check=between(1, 1024))
-    sandbox_workers = execution.get("sandbox_workers", int, 2, check=between(1, 16))
-    execution.done()
-
+    scalars = {**_objectives_table(root), **_budget_table(root), **_execution_table(root)}
     models = read_models(file, root.sub("models").table, base=path.parent)
-
-    prompts_table = root.sub("prompts")
-    dirs = tuple((path.parent / d).resolve() for d in prompts_table.strings("dirs"))
-    prompts_table.done()
-    try:
-        prompts = PromptLibrary.load(dirs)
-    except ConfigError as exc:
-        raise ConfigError(str(exc).removeprefix("prompts.dirs: "), file=file, key="prompts.dirs") from None
-
-    loop = root.sub("loop")
-    settings = {
-        name: loop.get(name, kind, default(RunConfig, name), check=check)
-        for name, (kind, check) in LOOP_SETTINGS.items()
-    }
-    if settings["min_asserts"] > settings["max_asserts"]:
-        raise loop.fail("max_asserts", f"must be at least min_asserts ({settings['min_asserts']})")
-    loop.done()
-
-    cache = root.sub("cache")
-    use_cache = cache.get("enabled", bool, True)
-    cache.done()
-
-    space_table = root.get("space", dict, {})
-    space = parse_space(space_table, models=tuple(models), prompts=prompts, file=file)
+    prompts = _prompts_table(root, path)
+    settings = _loop_table(root)
+    cache = _cache_table(root)
+    space = parse_space(root.get("space", dict, {}), models=tuple(models), prompts=prompts, file=file)
     _check_askable(space, models, file)
     root.done()
     presets = preset_trials(study["presets"], space, models=study.pop("preset_models"), file=file)
-
     return StudyDefinition(
-        path=path,
-        **study,
-        **tasks,
-        pass_source=pass_source,
-        cost_unit=cost_unit,
-        n_trials=n_trials,
-        max_cost_per_trial=max_cost,
-        max_total_cost=max_total,
-        timeout_s=timeout_s,
-        models=models,
-        space=space,
-        settings=settings,
-        prompts=prompts,
-        cache=use_cache,
-        preset_trials=presets,
-        racing=racing,
-        tasks_in_flight=tasks_in_flight,
-        sandbox_workers=sandbox_workers,
-    )
+        path=path, **study, **tasks, **scalars, models=models, space=space, settings=settings,
+        prompts=prompts, cache=cache, preset_trials=presets,
+    )  # fmt: skip
 
 
 def _check_askable(space: SpaceSpec, models: Mapping[str, ModelSpec], file: str) -> None:

@@ -19,9 +19,10 @@ from pathlib import Path
 import optuna
 import pytest
 
-from accord.runners.testing import PostgresCluster, ScriptedOpenAIServer, solving_answer
+from accord.runners.testing import ScriptedOpenAIServer, solving_answer
 from accord.search.study import make_storage
 from tests.helpers import measured
+from tests.postgres import PostgresCluster
 
 
 @pytest.fixture

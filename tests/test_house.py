@@ -1,0 +1,55 @@
+"""The house rules a newcomer can rely on, checked: small functions and modules, imports
+that flow one way (search -> runners -> space), litellm in one module."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+
+PACKAGES = ("space", "runners", "search")
+MAX_FUNCTION_LINES = 60
+MAX_MODULE_LINES = 350
+
+
+def modules() -> list[Path]:
+    return sorted(p for package in PACKAGES for p in (REPO / package).rglob("*.py"))
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(REPO)))
+def test_functions_and_modules_are_small(path: Path) -> None:
+    text = path.read_text()
+    assert len(text.splitlines()) <= MAX_MODULE_LINES
+    long = [
+        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        for node in ast.walk(ast.parse(text))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (node.end_lineno or 0) - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert not long
+
+
+def imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+        elif isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+    return names
+
+
+def test_imports_flow_one_way_and_litellm_lives_in_one_module() -> None:
+    below = {"space": ("accord.runners", "accord.search"), "runners": ("accord.search",), "search": ()}
+    with_litellm = []
+    for path in modules():
+        names = imported(path)
+        package = path.relative_to(REPO).parts[0]
+        assert not [n for n in names if n.startswith(below[package])], path
+        if any(n == "litellm" or n.startswith("litellm.") for n in names):
+            with_litellm.append(path.relative_to(REPO).as_posix())
+    assert with_litellm in ([], ["runners/llm/provider.py"])
