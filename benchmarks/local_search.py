@@ -29,7 +29,8 @@ from search_vs_presets import fmt_rate, label, prepared, row, search
 from accord.search.compare import Scored, best_preset, describe_paired, paired
 from accord.search.confirm import confirm
 from accord.search.preflight import study_tasks
-from accord.search.study import PRESET_ATTR, best_trials, measured, study_cost
+from accord.search.record import PRESET_ATTR
+from accord.search.study import best_trials, measured, study_cost
 from accord.search.studyfile import load_study
 
 STUDY = Path(__file__).resolve().parent.parent / "studies" / "local-search.toml"

@@ -40,8 +40,9 @@ from accord.search.compare import Scored, describe_paired, paired
 from accord.search.confirm import confirm
 from accord.search.console import BarReporter
 from accord.search.preflight import study_tasks
+from accord.search.record import PRESET_ATTR
 from accord.search.run import RunOptions, run_study
-from accord.search.study import PRESET_ATTR, best_trials, measured, study_cost
+from accord.search.study import best_trials, measured, study_cost
 from accord.search.studyfile import StudyDefinition, load_study
 from accord.space import RunConfig
 from accord.space.suggest import build_config

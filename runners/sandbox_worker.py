@@ -66,9 +66,9 @@ def parse_reply(line: bytes, count: int) -> Reply | None:
         data = json.loads(line)
     except ValueError:
         return None
-    if type(data) is not dict or set(data) != {"load", "outcomes", "stopped", "recycle"}:
+    if type(data) is not dict or set(data) != {"load", "outcomes", "ended", "recycle"}:
         return None
-    load, outcomes, stopped, recycle = data["load"], data["outcomes"], data["stopped"], data["recycle"]
+    load, outcomes, stopped, recycle = data["load"], data["outcomes"], data["ended"], data["recycle"]
     if load is not None and not (type(load) is dict and type(load.get("load_error")) in (str, type(None))):
         return None
     if (

@@ -18,6 +18,7 @@ import tomli_w
 
 from accord.runners.llm import ModelSpec
 from accord.search.reader import TableReader, read_models, read_toml
+from accord.search.record import record
 from accord.search.studyfile import StudyDefinition, load_study, read_loop_settings
 from accord.space import (
     DIMENSIONS,
@@ -52,7 +53,7 @@ def export(trial: optuna.trial.FrozenTrial, definition: StudyDefinition, path: P
             "pass_rate": trial.values[0],
             "cost": trial.values[1],
             "cost_unit": definition.cost_unit,
-            "config": trial.user_attrs.get("config", ""),
+            "config": record(trial).config,
         },
         "params": dict(trial.params),
         "settings": dict(definition.settings),

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import optuna
 
 from accord.runners.stats import Paired, Rate, mcnemar
-from accord.search.study import PRESET_ATTR, PRESET_MODEL_ATTR, make_storage, passed_vector, rate
+from accord.search.record import SEARCH_TRIAL_ATTR, record
+from accord.search.study import make_storage, passed_vector, rate
 
 HOLDOUT_SUFFIX = ".holdout"
-SEARCH_TRIAL_ATTR = "search_trial"
 
 
 def holdout_name(study_name: str) -> str:
@@ -27,9 +27,7 @@ def holdout_name(study_name: str) -> str:
 def usable(trial: optuna.trial.FrozenTrial) -> bool:
     """Finished in full: complete, not stopped by a budget."""
     return (
-        trial.state == optuna.trial.TrialState.COMPLETE
-        and bool(trial.values)
-        and not trial.user_attrs.get("stopped")
+        trial.state == optuna.trial.TrialState.COMPLETE and bool(trial.values) and not record(trial).stopped
     )
 
 
@@ -44,12 +42,11 @@ class Scored:
 
     @property
     def preset(self) -> str | None:
-        name = self.trial.user_attrs.get(PRESET_ATTR)
-        return str(name) if name else None
+        return record(self.trial).preset
 
     @property
     def model(self) -> str:
-        return str(self.trial.user_attrs.get(PRESET_MODEL_ATTR) or self.trial.params.get("coder.model", "?"))
+        return record(self.trial).preset_model or str(self.trial.params.get("coder.model", "?"))
 
     @property
     def cost(self) -> float:

@@ -27,17 +27,17 @@ from accord.runners.sandbox import Executor
 from accord.runners.stats import bits
 from accord.runners.tasks import Task
 from accord.search.best import config_from_params
-from accord.search.compare import SEARCH_TRIAL_ATTR, Scored, holdout_name, holdout_trials, scored, usable
+from accord.search.compare import Scored, holdout_name, holdout_trials, scored, usable
 from accord.search.preflight import preflight, study_tasks
-from accord.search.study import (
-    METRICS,
+from accord.search.record import (
+    CONFIG_ATTR,
     PAID_ATTR,
     PRESET_ATTR,
     PRESET_MODEL_ATTR,
-    best_trials,
-    open_study,
-    study_storage,
+    SEARCH_TRIAL_ATTR,
+    record,
 )
+from accord.search.study import METRICS, best_trials, open_study, study_storage
 from accord.search.studyfile import StudyDefinition
 from accord.space import ConfigError
 
@@ -48,7 +48,7 @@ Progress = Callable[[str, int, int], Callable[[TaskOutcome], None]]
 def candidates(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
     """The ``top`` best of the front (by pass rate, then cost) and every preset trial."""
     front = sorted(best_trials(study), key=lambda t: (-t.values[0], t.values[1], t.number))[:top]
-    presets = [t for t in study.get_trials(deepcopy=False) if usable(t) and t.user_attrs.get(PRESET_ATTR)]
+    presets = [t for t in study.get_trials(deepcopy=False) if usable(t) and record(t).preset]
     chosen = {t.number: t for t in [*front, *presets]}
     return [chosen[n] for n in sorted(chosen)]
 
@@ -142,7 +142,7 @@ def _record(
         "rate_stdev": round(statistics.pstdev(rates), 4),
         "passed_tasks": bits(results[0].passed),
         "tasks": results[0].n_tasks,
-        "config": trial.user_attrs.get("config", ""),
+        CONFIG_ATTR: record(trial).config,
         "spent_usd": sum(r.meter.spent_usd for r in results),
         PAID_ATTR: sum(r.meter.paid for r in results),
     }

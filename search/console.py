@@ -16,7 +16,8 @@ from accord.search.choice import choose
 from accord.search.compare import Scored, best_preset, confirmations, describe_paired, paired
 from accord.search.payback import describe as describe_payback
 from accord.search.payback import payback
-from accord.search.study import REPEAT_ATTR, best_trials, described, rate, trial_rows
+from accord.search.record import PRESET_ATTR, PRESET_MODEL_ATTR, REPEAT_ATTR, record
+from accord.search.study import best_trials, described, rate, trial_rows
 from accord.search.studyfile import StudyDefinition
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -48,7 +49,7 @@ def front_table(rows: Sequence[dict[str, Any]], unit: str, *, mark_front: bool =
     lines = [head]
     for row in rows:
         star = "*" if mark_front and row["pareto"] else " "
-        preset = f"{row['preset']}/{row['preset_model']}" if row["preset"] else ""
+        preset = f"{row[PRESET_ATTR]}/{row[PRESET_MODEL_ATTR]}" if row[PRESET_ATTR] else ""
         lines.append(
             f"{star}{row['number']:>5}  {row['state']:<8}  {interval(row['rate']):<24}  "
             f"{fmt(row['cost']):>12}  {preset:<18} {row['user_attrs'].get('config', '')}"
@@ -92,9 +93,10 @@ class BarReporter:
             self._trials.write(f"{self.prefix}trial {trial.number} REPEAT, not run: {why}", file=self.file)
             return
         self._trials.update(1)
-        stopped = f" STOPPED ({trial.user_attrs['stopped']})" if trial.user_attrs.get("stopped") else ""
+        about = record(trial)
+        stopped = f" STOPPED ({about.stopped})" if about.stopped else ""
         if trial.state == optuna.trial.TrialState.FAIL:
-            reason = trial.user_attrs.get("fail_reason", "see --debug")
+            reason = about.fail_reason or "see --debug"
             self._trials.write(f"{self.prefix}trial {trial.number} FAIL: {reason}", file=self.file)
             return
         self._trials.write(

@@ -22,7 +22,20 @@ from accord.runners.stats import Rate, bits
 from accord.runners.tasks import Task
 from accord.runners.transcript import JsonlTranscript
 from accord.search.racing import current_front, earlier_run, hopeless, rung_sizes, task_order
-from accord.search.study import CASCADE_ATTR, PAID_ATTR, REPEAT_ATTR, WORKER_ATTR, remaining_budget, worker_id
+from accord.search.record import (
+    CASCADE_ATTR,
+    CONFIG_ATTR,
+    FAIL_ATTR,
+    PAID_ATTR,
+    PRESET_ATTR,
+    PRESET_MODEL_ATTR,
+    REPEAT_ATTR,
+    SPEND_ATTR,
+    STOPPED_ATTR,
+    WORKER_ATTR,
+    record,
+)
+from accord.search.study import remaining_budget, worker_id
 from accord.search.studyfile import StudyDefinition
 from accord.space import RunConfig, suggest
 
@@ -31,13 +44,6 @@ OnTask = Callable[[TaskOutcome], None]
 
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
-
-
-FAIL_ATTR = "fail_reason"
-"""Why a trial failed, on one line (the dashboard and `accord show` print it)."""
-SPEND_ATTR = "budget_spend"
-"""Everything a trial paid, in the study's cost unit, measurement included: what
-budget.max_total_cost counts, for failed and stopped trials too."""
 
 
 def spend_attrs(meter: Meter) -> dict[str, float | int]:
@@ -73,7 +79,7 @@ def user_attrs(result: RunResult, sandbox_mode: str) -> dict[str, float | int | 
         "spent_usd": meter.spent_usd,
         "rounds": sum(o.rounds for o in result.outcomes),
         "sandbox": sandbox_mode,
-        "stopped": result.stopped,
+        STOPPED_ATTR: result.stopped,
     }
     for role, amount in sorted(meter.by_role.items()):
         attrs[f"cost_{role}"] = amount
@@ -125,8 +131,8 @@ def why_cheap(figures: Sequence[StageFigures], n: int, precision: float | None) 
 def _note(trial: optuna.Trial, config: RunConfig, result: RunResult | None = None) -> None:
     """The configuration in words (and, once scored, its pass rate with n and interval),
     as the trial's note in optuna-dashboard."""
-    preset = trial.user_attrs.get("preset")
-    model = trial.user_attrs.get("preset_model")
+    about = record(trial)
+    preset, model = about.preset, about.preset_model
     heading = f"Trial {trial.number}" + (f": preset `{preset}` on `{model}`" if preset else "")
     text = f"## {heading}\n\n{config.describe()}\n"
     if result is not None:
@@ -172,7 +178,7 @@ class Objective:
         definition = self.definition
         trial.set_user_attr(WORKER_ATTR, worker_id())
         config = suggest(trial, definition.space, definition.settings)
-        trial.set_user_attr("config", config.describe())
+        trial.set_user_attr(CONFIG_ATTR, config.describe())
         earlier = earlier_run(trial.study, trial)
         if earlier is not None:
             return self._repeat(trial, earlier)
@@ -223,7 +229,7 @@ class Objective:
     def _racing(self, trial: optuna.Trial) -> dict[str, Any]:
         """Rungs and the check after each, for a racing study's non-preset trials."""
         racing = self.definition.racing
-        if racing is None or trial.user_attrs.get("preset"):
+        if racing is None or record(trial).preset:
             return {}
         n = len(self.tasks)
         rungs = rung_sizes(racing, n)
@@ -243,7 +249,7 @@ class Objective:
             raise optuna.TrialPruned(f"repeats trial {earlier.number}")
         skip = {WORKER_ATTR, SPEND_ATTR, PAID_ATTR, "spent_usd", "calls", "cache_hits"}
         for key, value in earlier.user_attrs.items():
-            if key not in skip and key not in ("preset", "preset_model"):
+            if key not in skip and key not in (PRESET_ATTR, PRESET_MODEL_ATTR):
                 trial.set_user_attr(key, value)
         for name, value in earlier.constraints.items() if earlier.constraints else ():
             trial.set_constraint(name, value)

@@ -10,15 +10,16 @@ from dataclasses import dataclass
 import optuna
 
 from accord.search.compare import Scored
-from accord.search.study import PAID_ATTR, study_cost
+from accord.search.record import record
+from accord.search.study import study_cost
 
 
 def paid(trials: Sequence[optuna.trial.FrozenTrial]) -> float:
     """What these trials actually paid (trials from before it was recorded: what they spent)."""
     total = 0.0
     for trial in trials:
-        value = trial.user_attrs.get(PAID_ATTR)
-        total += float(value) if value is not None else float(trial.user_attrs.get("budget_spend") or 0.0)
+        about = record(trial)
+        total += about.paid if about.paid is not None else about.spend or 0.0
     return total
 
 

@@ -33,7 +33,8 @@ import optuna
 from accord.runners.run import RunResult
 from accord.runners.stats import sign_test, wilson
 from accord.runners.tasks import Task
-from accord.search.study import REPEAT_ATTR, best_trials, passed_vector
+from accord.search.record import REPEAT_ATTR, record
+from accord.search.study import best_trials, passed_vector
 from accord.search.studyfile import Racing
 
 
@@ -129,7 +130,7 @@ def earlier_run(study: optuna.Study, trial: optuna.Trial) -> optuna.trial.Frozen
     """A finished trial of the study with exactly these params, run in full (a repeat of
     it measures nothing new: repeats for variance are `accord confirm --repeats`)."""
     for other in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
-        cut_short = str(other.user_attrs.get("stopped", "")).startswith("budget")  # measured in part: run it
+        cut_short = record(other).cut_short  # measured in part: run it
         same = other.number != trial.number and other.params == trial.params and other.values
         if same and not cut_short and REPEAT_ATTR not in other.user_attrs:
             return other

@@ -30,6 +30,7 @@ from accord.search.compare import (
 )
 from accord.search.payback import describe as describe_payback
 from accord.search.payback import payback
+from accord.search.record import PRESET_ATTR, record
 from accord.search.study import best_trials, described, trial_rows
 from accord.search.studyfile import StudyDefinition
 
@@ -62,7 +63,7 @@ def plot_front(study: optuna.Study, unit: str, path: Path) -> None:
         label="Pareto front",
     )
     ax.scatter([t.values[1] for t in ordered], [t.values[0] for t in ordered], c="#1f77b4", zorder=3)
-    presets = [t for t in done if t.user_attrs.get("preset")]
+    presets = [t for t in done if record(t).preset]
     ax.scatter(
         [t.values[1] for t in presets],
         [t.values[0] for t in presets],
@@ -74,7 +75,7 @@ def plot_front(study: optuna.Study, unit: str, path: Path) -> None:
     )
     for trial in presets:
         ax.annotate(
-            trial.user_attrs["preset"],
+            record(trial).preset,
             (trial.values[1], trial.values[0]),
             xytext=(5, 5),
             textcoords="offset points",
@@ -175,7 +176,7 @@ def comparison_rows(study: optuna.Study, storage: str) -> list[str]:
     confirmed = holdout_trials(storage, study.study_name)
     everything = scored(_complete(study), confirmed)
     on_front = {t.number for t in best_trials(study)}
-    rows = [_row(s, "preset") for s in everything if s.preset]
+    rows = [_row(s, PRESET_ATTR) for s in everything if s.preset]
     for item in everything:
         if item.preset or item.trial.number not in on_front:
             continue

@@ -27,6 +27,15 @@ from optuna.storages.journal import JournalFileBackend
 
 from accord.runners.stats import Rate, unbits
 from accord.search.locks import LockedRDBStorage, lock_path
+from accord.search.record import (
+    PRESET_ATTR,
+    PRESET_MODEL_ATTR,
+    REPEAT_ATTR,
+    RETRY_ATTR,
+    STOPPED_ATTR,
+    WORKER_ATTR,
+    record,
+)
 from accord.search.studyfile import StudyDefinition
 from accord.space import ConfigError
 
@@ -37,25 +46,12 @@ METRICS = ("pass_rate", "cost")
 HEARTBEAT_S = 20
 GRACE_S = 60
 MAX_RETRY = 2
-WORKER_ATTR = "worker"
-RETRY_ATTR = "retry_of"
-REPEAT_ATTR = "repeat_of"
-"""Set on a trial whose params another finished trial had run: its figures are copied."""
-PRESET_ATTR, PRESET_MODEL_ATTR = "preset", "preset_model"
-
-
-PAID_ATTR = "paid"
-"""What a trial actually paid, in the study's cost unit: the calls no cache answered (a
-trial that repeats calls an earlier one made pays nothing for them)."""
-CASCADE_ATTR = "cascade"
-"""A cascade trial's stages in words: why it costs what it costs."""
 
 
 def described(trial: optuna.trial.FrozenTrial) -> str:
     """A trial's configuration in words, and for a cascade, where its tasks stopped."""
-    config = str(trial.user_attrs.get("config", ""))
-    cascade = trial.user_attrs.get(CASCADE_ATTR)
-    return f"{config}. Cascade: {cascade}" if cascade else config
+    about = record(trial)
+    return f"{about.config}. Cascade: {about.cascade}" if about.cascade else about.config
 
 
 def _gp(seed: int | None) -> optuna.samplers.BaseSampler:
@@ -162,7 +158,7 @@ def sweep_stale(study: optuna.Study, storage: optuna.storages.BaseStorage) -> li
             continue
         trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         try:
-            storage.set_trial_user_attr(trial_id, "stopped", f"worker {worker} died")
+            storage.set_trial_user_attr(trial_id, STOPPED_ATTR, f"worker {worker} died")
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
             continue  # another process finished or failed it first
@@ -256,8 +252,8 @@ def trial_rows(study: optuna.Study) -> list[dict[str, Any]]:
                 "rate": rate(trial),
                 "cost": values[1],
                 "pareto": trial.number in pareto,
-                "preset": trial.user_attrs.get(PRESET_ATTR),
-                "preset_model": trial.user_attrs.get(PRESET_MODEL_ATTR),
+                PRESET_ATTR: record(trial).preset,
+                PRESET_MODEL_ATTR: record(trial).preset_model,
                 "params": dict(trial.params),
                 "user_attrs": dict(trial.user_attrs),
             }
@@ -270,7 +266,7 @@ def shown_state(trial: optuna.trial.FrozenTrial) -> str:
     of a configuration another trial had run: not run again, its figures copied)."""
     if REPEAT_ATTR in trial.user_attrs:
         return "REPEAT"
-    if trial.state == optuna.trial.TrialState.COMPLETE and trial.user_attrs.get("stopped"):
+    if trial.state == optuna.trial.TrialState.COMPLETE and record(trial).stopped:
         return "STOPPED"
     return trial.state.name
 
@@ -294,7 +290,7 @@ def study_cost(study: optuna.Study) -> float:
     included (trials from before spend was recorded count their cost objective)."""
     total = 0.0
     for trial in study.get_trials(deepcopy=False):
-        spend = trial.user_attrs.get("budget_spend")
+        spend = record(trial).spend
         if spend is not None:
             total += float(spend)
         elif trial.state == optuna.trial.TrialState.COMPLETE and trial.values:

@@ -24,7 +24,7 @@ argv[1] is "1" when the worker owns its pid namespace (bubblewrap): the zygote m
 kill every process it can see after a job. Host protocol: one JSON job per line on stdin,
 {"code", "tests", "entry_points", "preamble", "timeout", "max_timeouts"}; one JSON reply
 per line on stdout, {"load": {"load_error"} | null, "outcomes": [[status, error], ...],
-"stopped": "" | "stalled" | "died" | "restart", "recycle": bool}.
+"ended": "" | "stalled" | "died" | "restart", "recycle": bool}.
 """
 
 import builtins

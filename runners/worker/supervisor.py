@@ -166,7 +166,7 @@ def run_job(job, lean, heavy):
     for fd in c_fds + t_fds:
         os.close(fd)
     running = started is not None and len(started) == 2
-    reply = {"load": None, "outcomes": [], "stopped": "died", "recycle": False}
+    reply = {"load": None, "outcomes": [], "ended": "died", "recycle": False}
     code = {"code": job["code"], "entry_points": job["entry_points"], "timeout": job["timeout"], "cpu": cpu}
     tests = {key: job[key] for key in ("tests", "entry_points", "preamble", "timeout", "max_timeouts")}
     for fd, item in ((code_w, code), (job_w, dict(tests, cpu=cpu))):
@@ -176,7 +176,7 @@ def run_job(job, lean, heavy):
         os.close(fd)
     if running:
         load, outcomes, stopped = _read_verdicts(Channel(read_fd=out_r), len(job["tests"]), job["timeout"])
-        reply.update(load=load, outcomes=outcomes, stopped=stopped)
+        reply.update(load=load, outcomes=outcomes, ended=stopped)
     os.close(out_r)
     return reply, {c_zygote, t_zygote}
 
@@ -250,7 +250,7 @@ def main():
         if job is None:
             return
         if not clean:  # the last job left something behind: this one must run elsewhere
-            answers.send({"load": None, "outcomes": [], "stopped": "unstarted", "recycle": True})
+            answers.send({"load": None, "outcomes": [], "ended": "unstarted", "recycle": True})
             return
         reply, used = run_job(job, lean, heavy)
         answers.send(reply)  # the verdict is final; the clean-up overlaps the host's next step

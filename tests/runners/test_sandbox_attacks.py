@@ -177,9 +177,9 @@ def test_no_way_back_to_dumpable_ptrace_or_exec(box: Sandbox) -> None:
 def test_malformed_worker_output_never_raises() -> None:
     from accord.runners.sandbox_worker import parse_reply
 
-    for line in (b"5", b'["passed"]', b"{}", b"not json", b'{"load": 1, "outcomes": [], "stopped": "", "recycle": 0}',
-                 b'{"load": null, "outcomes": [["forged", ""]], "stopped": "", "recycle": false}',
-                 b'{"load": {"load_error": null}, "outcomes": [], "stopped": "", "recycle": false}'):  # fmt: skip
+    for line in (b"5", b'["passed"]', b"{}", b"not json", b'{"load": 1, "outcomes": [], "ended": "", "recycle": 0}',
+                 b'{"load": null, "outcomes": [["forged", ""]], "ended": "", "recycle": false}',
+                 b'{"load": {"load_error": null}, "outcomes": [], "ended": "", "recycle": false}'):  # fmt: skip
         assert parse_reply(line, 1) is None
 
 
