@@ -210,11 +210,17 @@ class LocalServers:
         self.close()
 
 
+STOP_GRACE_S = 1.0
+"""How long a server gets to exit on SIGTERM before SIGKILL. It holds nothing worth
+keeping, and on SIGTERM its HTTP server waits for the generations in flight (a run being
+stopped has abandoned them): minutes on 2 cores."""
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=STOP_GRACE_S)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
