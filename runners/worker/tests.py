@@ -15,15 +15,20 @@ class Proxy:
         self.broken = ""
 
     def load(self, timeout_s):
+        deadline = time.monotonic() + timeout_s
         try:
-            answer = self.responses.receive(time.monotonic() + timeout_s)
+            answer = self.responses.receive(deadline)
         except ValueError:
-            answer = None
+            answer = ""
         if type(answer) is dict and answer.get("loaded") is True:
             return None
         if type(answer) is dict and type(answer.get("load_error")) is str:
             return (CANDIDATE_SAID + answer["load_error"])[:300]
-        return LOAD_TIMEOUT if answer is None else "the candidate sent no valid answer"
+        if answer is None:  # nothing: in time, C is gone; at the deadline, C is too slow
+            return (
+                LOAD_TIMEOUT if time.monotonic() >= deadline else "the candidate's process died while loading"
+            )
+        return "the candidate sent no valid answer"
 
     def function(self, name):
         def call(*args, **kwargs):

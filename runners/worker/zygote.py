@@ -60,13 +60,13 @@ CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x10000000, 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 0x4000, 0x40000
 
 
-def _own_namespaces(fds, private_mounts, tmp_bytes):
+def _own_namespaces(private_mounts, tmp_bytes):
     """In J, a job's first process: a user and pid namespace of the job's own, and with
-    ``private_mounts`` a mount namespace too. Its processes then see pids counted from 1
-    whatever earlier jobs forked, a fresh /tmp and /dev/shm whatever earlier jobs wrote
-    (their inode counters start afresh), and a /proc that shows only the job's own
-    processes. False when the
-    kernel refuses them (the job then runs as before, in the worker's namespaces)."""
+    ``private_mounts`` a mount namespace with a fresh /tmp and /dev/shm (whatever earlier
+    jobs wrote, their inode counters start afresh) and nothing at /proc until the job's
+    first process mounts its own there. The processes J forks next see pids counted from
+    1 whatever earlier jobs forked. False when the kernel refuses (the job then runs as
+    before, in the worker's namespaces)."""
     flags = CLONE_NEWUSER | CLONE_NEWPID | (CLONE_NEWNS if private_mounts else 0)
     uid, gid = os.getuid(), os.getgid()
     if _libc.unshare(flags) != 0:
@@ -85,18 +85,12 @@ def _own_namespaces(fds, private_mounts, tmp_bytes):
                 handle.write(text)
     finally:
         _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-    init = os.fork()  # the first child of the new pid namespace is its init
-    if init:
-        for fd in fds:  # the job's pipes end with its processes, not with this one
-            os.close(fd)
-        _reap_all()
-        os._exit(0)
     if private_mounts:
         _libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None)
         data = (f"size={tmp_bytes},mode=1777".encode(), f"size={tmp_bytes // 4},mode=1777".encode())
         for path, options in zip((b"/tmp", b"/dev/shm"), data, strict=True):
             _libc.mount(b"tmpfs", path, b"tmpfs", MS_NOSUID | MS_NODEV, options)
-        _libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+        _libc.mount(b"tmpfs", b"/proc", b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=555")
         os.chdir("/tmp")
     return True
 
@@ -112,20 +106,25 @@ def _reap_all():
 
 
 def _job(roles, fds, devnull, private_mounts, tmp_bytes):
-    """J: the job's namespaces, then C and/or T forked inside them, reaped until they end
-    (the zygote kills the whole tree once the job is over)."""
+    """J: the job's namespaces, then T (the init of the job's pid namespace: the job ends
+    with it) and C forked inside them, reaped until they end (the zygote kills the whole
+    tree once the job is over)."""
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    _own_namespaces(fds, private_mounts, tmp_bytes)
+    isolated = _own_namespaces(private_mounts, tmp_bytes)
+    count = {"C": 3, "T": 4}
+    given = {}
     taken = 0
     for role in roles:  # "C", "T" or "CT": C takes 3 descriptors, T 4
-        count = 3 if role == "C" else 4
-        mine, taken = fds[taken : taken + count], taken + count
+        given[role], taken = fds[taken : taken + count[role]], taken + count[role]
+    for index, role in enumerate(sorted(given, key="TC".index)):
         if os.fork() == 0:
             for fd in fds:
-                if fd not in mine:
+                if fd not in given[role]:
                     os.close(fd)
+            if isolated and private_mounts and index == 0:  # pid 1: a /proc of the job's own
+                _libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
             try:
-                (candidate_main if role == "C" else tests_main)(devnull, *mine)
+                (candidate_main if role == "C" else tests_main)(devnull, *given[role])
             finally:
                 os._exit(0)
     for fd in fds:
