@@ -33,7 +33,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from accord.runners.local import LocalServers, ensure_model
+from accord.runners.llm.local import LocalServers, ensure_model
 from accord.runners.procutil import die_with_parent, free_port
 
 MODEL = "qwen2.5-coder-0.5b"

@@ -33,7 +33,7 @@ from typing import Any
 import optuna
 
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext
+from accord.runners.loop.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox

@@ -24,16 +24,16 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from accord.runners import selection
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext, harness
+from accord.runners.loop import rules as selection
+from accord.runners.loop.members import LoopContext, harness
+from accord.runners.loop.transcript import ExecuteEvent, MemoryTranscript
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
-from accord.runners.stats import wilson
-from accord.runners.tasks import Task, load_tasks
-from accord.runners.transcript import ExecuteEvent, MemoryTranscript
+from accord.runners.tasks.load import Task, load_tasks
 from accord.search.best import preset_config
+from accord.search.stats import wilson
 from accord.search.studyfile import load_study
 from accord.space import RunConfig
 

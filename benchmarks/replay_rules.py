@@ -19,12 +19,12 @@ import time
 from pathlib import Path
 
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext
+from accord.runners.loop.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
-from accord.runners.stats import Rate, mcnemar
-from accord.runners.tasks import load_tasks
+from accord.runners.tasks.load import load_tasks
+from accord.search.stats import Rate, mcnemar
 from accord.search.studyfile import load_study
 from accord.space import RoleConfig, RunConfig, SelectionRule
 

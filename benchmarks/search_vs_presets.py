@@ -32,16 +32,16 @@ from typing import Any
 import optuna
 
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext
+from accord.runners.loop.members import LoopContext
 from accord.runners.run import RunResult, run_config
 from accord.runners.runtime import open_runtime
-from accord.runners.stats import Rate, mcnemar
 from accord.search.compare import Scored, describe_paired, paired
 from accord.search.confirm import confirm
 from accord.search.console import BarReporter
 from accord.search.preflight import study_tasks
 from accord.search.record import PRESET_ATTR
 from accord.search.run import RunOptions, run_study
+from accord.search.stats import Rate, mcnemar
 from accord.search.study import best_trials, measured, study_cost
 from accord.search.studyfile import StudyDefinition, load_study
 from accord.space import RunConfig

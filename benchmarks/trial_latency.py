@@ -32,10 +32,10 @@ import time
 from pathlib import Path
 
 from accord.runners.llm import LLMRequest, Meter
-from accord.runners.members import LoopContext
+from accord.runners.loop.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
-from accord.runners.tasks import load_tasks
+from accord.runners.tasks.load import load_tasks
 from accord.runners.testing import ScriptedOpenAIServer, solving_answer, toy_tasks
 from accord.search.studyfile import load_study
 from accord.space import RoleConfig, RunConfig

@@ -13,12 +13,12 @@ from accord.runners.llm import (
     RawCompletion,
     ResponseCache,
 )
-from accord.runners.loop import run_loops
-from accord.runners.members import LoopContext, Member
-from accord.runners.population import TaskOutcome, run_population
+from accord.runners.loop.members import LoopContext, Member
+from accord.runners.loop.population import TaskOutcome, run_population
+from accord.runners.loop.rounds import run_loops
 from accord.runners.run import PASS_SOURCES, RunResult, run_config, score
 from accord.runners.sandbox import ExecResult, Executor, Sandbox, TestOutcome
-from accord.runners.tasks import Task, load_tasks
+from accord.runners.tasks.load import Task, load_tasks
 
 __all__ = [
     "PASS_SOURCES",

@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext
-from accord.runners.population import TaskOutcome, run_population
-from accord.runners.tasks import Task
+from accord.runners.loop.members import LoopContext
+from accord.runners.loop.population import TaskOutcome, run_population
+from accord.runners.tasks.load import Task
 from accord.space.config import RunConfig
 from accord.space.errors import BudgetExceeded
 

@@ -8,9 +8,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from accord.runners.llm import Backend, Gateway, LiteLLMBackend, ModelSpec, PrefixRouter, ResponseCache
-from accord.runners.local import LocalServers
-from accord.runners.paths import responses_path
-from accord.runners.replay import PREFIX, ReplayBackend
+from accord.runners.llm.local import LocalServers
+from accord.runners.llm.paths import responses_path
+from accord.runners.llm.replay import PREFIX, ReplayBackend
 from accord.runners.sandbox import SANDBOX_WORKERS, Executor, Sandbox
 
 

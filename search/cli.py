@@ -24,13 +24,13 @@ from typing import Any
 import optuna
 from tqdm import tqdm
 
-from accord.runners.extract import extract_tests_any
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext
-from accord.runners.population import TaskOutcome, run_population
+from accord.runners.loop.members import LoopContext
+from accord.runners.loop.population import TaskOutcome, run_population
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
-from accord.runners.tasks import load_user_file, task_from_prompt
+from accord.runners.tasks.extract import extract_tests_any
+from accord.runners.tasks.load import load_user_file, task_from_prompt
 from accord.search.arguments import Parser, positive_int, seconds, workers
 from accord.search.best import export, read_export
 from accord.search.confirm import confirm

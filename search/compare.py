@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import optuna
 
-from accord.runners.stats import Paired, Rate, mcnemar
 from accord.search.record import SEARCH_TRIAL_ATTR, record
+from accord.search.stats import Paired, Rate, mcnemar
 from accord.search.study import make_storage, passed_vector, rate
 
 HOLDOUT_SUFFIX = ".holdout"

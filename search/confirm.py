@@ -19,13 +19,12 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext
-from accord.runners.population import TaskOutcome
+from accord.runners.loop.members import LoopContext
+from accord.runners.loop.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
 from accord.runners.runtime import Runtime, open_runtime
 from accord.runners.sandbox import Executor
-from accord.runners.stats import bits
-from accord.runners.tasks import Task
+from accord.runners.tasks.load import Task
 from accord.search.best import config_from_params
 from accord.search.compare import Scored, holdout_name, holdout_trials, scored, usable
 from accord.search.preflight import preflight, study_tasks
@@ -37,6 +36,7 @@ from accord.search.record import (
     SEARCH_TRIAL_ATTR,
     record,
 )
+from accord.search.stats import bits
 from accord.search.study import METRICS, best_trials, open_study, study_storage
 from accord.search.studyfile import StudyDefinition
 from accord.space import ConfigError

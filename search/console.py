@@ -10,13 +10,13 @@ from typing import Any, TextIO
 import optuna
 from tqdm import tqdm
 
-from accord.runners.population import TaskOutcome
-from accord.runners.stats import Rate
+from accord.runners.loop.population import TaskOutcome
 from accord.search.choice import choose
 from accord.search.compare import Scored, best_preset, confirmations, describe_paired, paired
 from accord.search.payback import describe as describe_payback
 from accord.search.payback import payback
 from accord.search.record import PRESET_ATTR, PRESET_MODEL_ATTR, REPEAT_ATTR, record
+from accord.search.stats import Rate
 from accord.search.study import best_trials, described, rate, trial_rows
 from accord.search.studyfile import StudyDefinition
 

@@ -14,13 +14,12 @@ from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna_dashboard import save_note
 
 from accord.runners.llm import Gateway, Meter
-from accord.runners.members import LoopContext
-from accord.runners.population import TaskOutcome
+from accord.runners.loop.members import LoopContext
+from accord.runners.loop.population import TaskOutcome
+from accord.runners.loop.transcript import JsonlTranscript
 from accord.runners.run import RunResult, StageFigures, gate_precision, run_config, stage_figures
 from accord.runners.sandbox import Executor
-from accord.runners.stats import Rate, bits
-from accord.runners.tasks import Task
-from accord.runners.transcript import JsonlTranscript
+from accord.runners.tasks.load import Task
 from accord.search.racing import current_front, earlier_run, hopeless, rung_sizes, task_order
 from accord.search.record import (
     CASCADE_ATTR,
@@ -35,6 +34,7 @@ from accord.search.record import (
     WORKER_ATTR,
     record,
 )
+from accord.search.stats import Rate, bits
 from accord.search.study import remaining_budget, worker_id
 from accord.search.studyfile import StudyDefinition
 from accord.space import RunConfig, suggest

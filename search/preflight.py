@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from accord.runners.llm import ModelSpec
 from accord.runners.llm.provider import has_list_price
-from accord.runners.replay import corpus_path, load_corpus
-from accord.runners.tasks import Task, load_tasks
+from accord.runners.llm.replay import corpus_path, load_corpus
+from accord.runners.tasks.load import Task, load_tasks
 from accord.search.studyfile import StudyDefinition
 from accord.space import DIMENSIONS, ConfigError, TaskError
 from accord.space.config import aliases

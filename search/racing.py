@@ -31,9 +31,9 @@ from collections.abc import Sequence
 import optuna
 
 from accord.runners.run import RunResult
-from accord.runners.stats import sign_test, wilson
-from accord.runners.tasks import Task
+from accord.runners.tasks.load import Task
 from accord.search.record import REPEAT_ATTR, record
+from accord.search.stats import sign_test, wilson
 from accord.search.study import best_trials, passed_vector
 from accord.search.studyfile import Racing
 

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from accord.runners.llm import ModelSpec
-from accord.runners.local import LOCAL_MODELS
-from accord.runners.replay import corpus_path
+from accord.runners.llm.local import LOCAL_MODELS
+from accord.runners.llm.replay import corpus_path
 from accord.space import ConfigError
 from accord.space.config import CASCADE_SEPARATOR, ENSEMBLE_SEPARATOR
 from accord.space.spec import SAME_AS_CODER

@@ -16,7 +16,6 @@ from typing import Any
 
 import optuna
 
-from accord.runners.stats import Rate
 from accord.search.choice import choose
 from accord.search.compare import (
     Scored,
@@ -31,6 +30,7 @@ from accord.search.compare import (
 from accord.search.payback import describe as describe_payback
 from accord.search.payback import payback
 from accord.search.record import PRESET_ATTR, record
+from accord.search.stats import Rate
 from accord.search.study import best_trials, described, trial_rows
 from accord.search.studyfile import StudyDefinition
 

@@ -12,10 +12,10 @@ from typing import Protocol
 import optuna
 from optuna.artifacts import FileSystemArtifactStore
 
-from accord.runners.population import TaskOutcome
+from accord.runners.loop.population import TaskOutcome
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Executor
-from accord.runners.tasks import Task
+from accord.runners.tasks.load import Task
 from accord.search.locks import file_lock, lock_path
 from accord.search.objective import Objective
 from accord.search.preflight import preflight, study_tasks

@@ -25,7 +25,6 @@ import sqlalchemy.exc
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
-from accord.runners.stats import Rate, unbits
 from accord.search.locks import LockedRDBStorage, lock_path
 from accord.search.record import (
     PRESET_ATTR,
@@ -36,6 +35,7 @@ from accord.search.record import (
     WORKER_ATTR,
     record,
 )
+from accord.search.stats import Rate, unbits
 from accord.search.studyfile import StudyDefinition
 from accord.space import ConfigError
 

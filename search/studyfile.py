@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from accord.runners.llm import ModelSpec
-from accord.runners.members import HIDDEN_TIMEOUT_S, TASKS_IN_FLIGHT
+from accord.runners.loop.members import HIDDEN_TIMEOUT_S, TASKS_IN_FLIGHT
 from accord.runners.run import PASS_SOURCES
 from accord.runners.sandbox import SANDBOX_WORKERS
 from accord.search.reader import (

@@ -5,9 +5,9 @@ the dimensions it brings into play.
 Everything else reads these tables: validation of a study file (the allowed values),
 ``suggest`` and the presets (which dimensions apply), ``RunConfig.describe`` and the
 README's method table (the summaries). The runners map each value to a strategy in one
-place per dimension (``runners/techniques.py``, ``runners/repairs.py``,
-``runners/selectors.py``); a test checks that every value has one. Adding a method is a
-member here and a function there.
+place per dimension (``runners/loop/techniques.py``, ``runners/loop/repairs.py``,
+``runners/loop/selectors.py``, ``runners/loop/gates.py``); a test checks that every value
+has one. Adding a method is a member here and a function there.
 """
 
 from __future__ import annotations

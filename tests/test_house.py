@@ -53,3 +53,38 @@ def test_imports_flow_one_way_and_litellm_lives_in_one_module() -> None:
         if any(n == "litellm" or n.startswith("litellm.") for n in names):
             with_litellm.append(path.relative_to(REPO).as_posix())
     assert with_litellm in ([], ["runners/llm/provider.py"])
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    return ".".join(["accord", *parts])
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    """Edges from each module to the accord modules it imports (type-checking imports
+    too; a package's __init__ only re-exports, so an import of a package counts as one of
+    the submodule it names, or not at all)."""
+    names = {module_name(p): p for p in modules() if p.name != "__init__.py"}
+    graph: dict[str, set[str]] = {}
+    for name, path in names.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("accord"):
+                targets = [f"{node.module}.{a.name}" for a in node.names] + [node.module]
+                edges.update(t for t in targets if t in names)
+        graph[name] = edges - {name}
+    assert "accord.runners.loop.techniques" in graph["accord.runners.loop.rounds"]  # the graph is real
+    state: dict[str, int] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                raise AssertionError(" -> ".join([*path[path.index(nxt) :], nxt]))
+            if nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = 2
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])

@@ -17,7 +17,7 @@ import optuna
 import pytest
 
 from accord.runners.sandbox import Sandbox
-from accord.runners.tasks import load_tasks
+from accord.runners.tasks.load import load_tasks
 
 pytest.importorskip("llama_cpp", reason="needs the local extra (make setup)")
 
@@ -139,10 +139,10 @@ def test_server_dies_with_a_killed_accord(tmp_path: Path, _isolated_cache: Path)
 def test_qwen_1_5b_writes_working_code(_isolated_cache: Path) -> None:
     """The largest local model, for real: assembled from its 22 parts, served, asked once
     (greedy), its answer extracted and run against tests it never saw."""
-    from accord.runners.extract import extract_code
     from accord.runners.llm import Gateway, LiteLLMBackend, LLMRequest, ModelSpec
-    from accord.runners.local import LocalServers
+    from accord.runners.llm.local import LocalServers
     from accord.runners.sandbox import Sandbox
+    from accord.runners.tasks.extract import extract_code
 
     prompt = (
         'def is_palindrome(s: str) -> bool:\n    """True when s reads the same backwards, ignoring case."""\n'

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from accord.runners.gates import GATES
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec
-from accord.runners.members import LoopContext, Member
-from accord.runners.population import run_population
+from accord.runners.loop.gates import GATES
+from accord.runners.loop.members import LoopContext, Member
+from accord.runners.loop.population import run_population
+from accord.runners.loop.selectors import Ballot
 from accord.runners.run import gate_precision, stage_figures
 from accord.runners.sandbox import Sandbox
-from accord.runners.selectors import Ballot
-from accord.runners.tasks import Task, load_tasks
+from accord.runners.tasks.load import Task, load_tasks
 from accord.runners.testing import ScriptedBackend, by_role, fenced
 from accord.space import CascadeGate, PromptLibrary, RoleConfig, RunConfig, SelectionRule
 from tests.helpers import GOOD_CODE, GOOD_TESTS, entry_of

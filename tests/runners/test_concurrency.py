@@ -6,10 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec
-from accord.runners.members import LoopContext
-from accord.runners.population import run_population
+from accord.runners.loop.members import LoopContext
+from accord.runners.loop.population import run_population
 from accord.runners.sandbox import Sandbox
-from accord.runners.tasks import load_tasks
+from accord.runners.tasks.load import load_tasks
 from accord.runners.testing import ScriptedBackend
 from accord.space import PromptLibrary, RoleConfig, RunConfig
 from tests.helpers import solving_script

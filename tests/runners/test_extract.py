@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from accord.runners.extract import extract_code, extract_tests, imported_names
+from accord.runners.tasks.extract import extract_code, extract_tests, imported_names
 
 PROMPT = 'from typing import List\n\n\ndef total(xs: List[int]) -> int:\n    """Sum."""\n'
 

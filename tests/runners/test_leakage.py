@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from accord.runners.leakage import prompt_calls, shows, split, unseen_check
-from accord.runners.tasks import load_tasks, load_user_file
+from accord.runners.tasks.leakage import prompt_calls, shows, split, unseen_check
+from accord.runners.tasks.load import load_tasks, load_user_file
 from tests.helpers import SHARED_DATA
 
 needs_data = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="needs ../shared/data")

@@ -121,10 +121,10 @@ def test_a_lone_samples_tests_are_measurement_not_cost(tmp_path: Path) -> None:
     """Single-shot: one model call a task in the objective; its tester call only measures."""
     import json
 
-    from accord.runners.members import LoopContext
-    from accord.runners.population import run_population
+    from accord.runners.loop.members import LoopContext
+    from accord.runners.loop.population import run_population
     from accord.runners.sandbox import Sandbox
-    from accord.runners.tasks import load_user_file
+    from accord.runners.tasks.load import load_user_file
     from accord.space import PromptLibrary, RoleConfig, RunConfig
     from tests.helpers import TASKS, solving_script
 

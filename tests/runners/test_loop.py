@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec, ResponseCache
-from accord.runners.loop import run_loops
-from accord.runners.members import LoopContext
-from accord.runners.population import run_population
-from accord.runners.repairs import blame
+from accord.runners.loop.members import LoopContext
+from accord.runners.loop.population import run_population
+from accord.runners.loop.repairs import blame
+from accord.runners.loop.rounds import run_loops
+from accord.runners.loop.transcript import ExecuteEvent, MemoryTranscript
 from accord.runners.run import run_config
 from accord.runners.sandbox import Sandbox
-from accord.runners.tasks import load_tasks
+from accord.runners.tasks.load import load_tasks
 from accord.runners.testing import ScriptedBackend, by_role, fenced
-from accord.runners.transcript import ExecuteEvent, MemoryTranscript
 from accord.space import PromptLibrary, RoleConfig, RunConfig
 from tests.helpers import BAD_CODE, GOOD_CODE, GOOD_TESTS, entry_of, solving_script
 

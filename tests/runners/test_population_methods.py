@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from accord.runners import selection
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec
-from accord.runners.members import LoopContext, Member
-from accord.runners.population import run_population
+from accord.runners.loop import rules as selection
+from accord.runners.loop.members import LoopContext, Member
+from accord.runners.loop.population import run_population
+from accord.runners.loop.selectors import Ballot, majority
 from accord.runners.sandbox import Sandbox
-from accord.runners.selectors import Ballot, majority
-from accord.runners.tasks import Task, load_tasks
+from accord.runners.tasks.load import Task, load_tasks
 from accord.runners.testing import ScriptedBackend, by_role, fenced
 from accord.space import PromptLibrary, RoleConfig, RunConfig
 from tests.helpers import GOOD_CODE, GOOD_TESTS

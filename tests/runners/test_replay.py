@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec, ResponseCache
-from accord.runners.members import LoopContext
-from accord.runners.replay import ReplayBackend
+from accord.runners.llm.replay import ReplayBackend
+from accord.runners.loop.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.sandbox import Sandbox
-from accord.runners.tasks import load_tasks
+from accord.runners.tasks.load import load_tasks
 from accord.space import LLMError, PromptLibrary, RoleConfig, RunConfig
 from tests.helpers import SHARED_DATA
 

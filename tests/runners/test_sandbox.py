@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from accord.runners.isolation import UID_BASE, UID_COUNT
 from accord.runners.sandbox import Sandbox
+from accord.runners.sandbox.isolation import UID_BASE, UID_COUNT
 
 needs_bwrap = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
 

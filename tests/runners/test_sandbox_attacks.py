@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from accord.runners.isolation import Limits
 from accord.runners.sandbox import Sandbox
+from accord.runners.sandbox.isolation import Limits
 
 pytestmark = pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap not installed")
 
@@ -175,7 +175,7 @@ def test_no_way_back_to_dumpable_ptrace_or_exec(box: Sandbox) -> None:
 
 
 def test_malformed_worker_output_never_raises() -> None:
-    from accord.runners.sandbox_worker import parse_reply
+    from accord.runners.sandbox.process import parse_reply
 
     for line in (b"5", b'["passed"]', b"{}", b"not json", b'{"load": 1, "outcomes": [], "ended": "", "recycle": 0}',
                  b'{"load": null, "outcomes": [["forged", ""]], "ended": "", "recycle": false}',
@@ -389,7 +389,7 @@ def test_code_too_deep_to_parse_is_a_result_not_a_crash(box: Sandbox) -> None:
     # no entry point given: the host parses the code to find it, and must not raise
     (outcome,) = box.run(deep, ["assert add(2, 3) == 5"], timeout_s=5.0).outcomes
     assert outcome.status in ("failed", "error")
-    from accord.runners.extract import extract_code
+    from accord.runners.tasks.extract import extract_code
 
     extracted = extract_code(f"```python\n{deep}```", prompt="def add(a, b):\n    pass\n", entry_point="add")
     assert extracted is None or "def add" in extracted  # a value either way, never an exception

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from accord.runners.selection import (
+from accord.runners.loop.rules import (
     dual_agreement,
     dual_agreement_group,
     first_aligned,
@@ -94,10 +94,10 @@ def test_linear_dual_agreement_trusts_a_large_group_over_a_lone_high_scorer() ->
 
 
 def test_the_linear_rule_is_wired_by_its_name() -> None:
-    from accord.runners.members import Member
+    from accord.runners.loop.members import Member
+    from accord.runners.loop.selectors import SELECTORS, Ballot
     from accord.runners.sandbox import ExecResult, Status, TestOutcome
-    from accord.runners.selectors import SELECTORS, Ballot
-    from accord.runners.tasks import Task
+    from accord.runners.tasks.load import Task
     from accord.space import SelectionRule
 
     passes = {"loner": (T, T, T, T, T, F, F), "group": (T, T, F, F, F, F, F)}

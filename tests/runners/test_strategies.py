@@ -3,10 +3,10 @@ that must agree do."""
 
 from __future__ import annotations
 
-from accord.runners.gates import GATES
-from accord.runners.repairs import STEPS
-from accord.runners.selectors import RANKINGS, SELECTORS
-from accord.runners.techniques import BUILDERS
+from accord.runners.loop.gates import GATES
+from accord.runners.loop.repairs import STEPS
+from accord.runners.loop.selectors import RANKINGS, SELECTORS
+from accord.runners.loop.techniques import BUILDERS
 from accord.space import CascadeGate, RepairPolicy, SelectionRule, Technique
 from accord.space.methods import CLUSTER_RULES
 

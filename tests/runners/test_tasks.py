@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from accord.runners.members import harness
+from accord.runners.loop.members import harness
 from accord.runners.sandbox import TIMEOUT, ExecResult, Sandbox
-from accord.runners.tasks import Task, load_tasks
+from accord.runners.tasks.load import Task, load_tasks
 from accord.space import TaskError
 from tests.helpers import SHARED_DATA
 

@@ -12,11 +12,11 @@ import optuna
 import pytest
 
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext
+from accord.runners.loop.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
-from accord.runners.tasks import load_tasks
+from accord.runners.tasks.load import load_tasks
 from accord.search.cli import main
 from accord.search.studyfile import load_study
 from accord.space import RoleConfig, RunConfig

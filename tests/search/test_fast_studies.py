@@ -17,7 +17,7 @@ import pytest
 from optuna.artifacts import FileSystemArtifactStore, get_all_artifact_meta
 
 from accord.runners.llm import LLMRequest, Meter
-from accord.runners.population import TaskOutcome
+from accord.runners.loop.population import TaskOutcome
 from accord.runners.run import RunResult
 from accord.runners.testing import ScriptedBackend, by_role, fenced, toy_tasks
 from accord.search.cli import main

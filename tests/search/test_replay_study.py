@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext
+from accord.runners.loop.members import LoopContext
+from accord.runners.loop.transcript import ExecuteEvent, MemoryTranscript
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
-from accord.runners.tasks import load_tasks
-from accord.runners.transcript import ExecuteEvent, MemoryTranscript
+from accord.runners.tasks.load import load_tasks
 from accord.search.best import preset_config
 from accord.search.studyfile import load_study
 from accord.space import ConfigError

@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 from accord.runners.llm import Meter
-from accord.runners.members import LoopContext
+from accord.runners.loop.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.search.best import preset_config

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from accord.runners.tasks import load_tasks
+from accord.runners.tasks.load import load_tasks
 from accord.space.prompts import load_examples
 from tests.helpers import SHARED_DATA
 

@@ -1,7 +1,7 @@
 """Selection strategies: one function per value of ``selection.rule`` (space/methods.py
 declares the values). Each gets the task's ballot, whose executions run only when a rule
 asks for them, and returns the index of the chosen member (None: no member has code).
-The rules themselves are pure functions on vectors, in runners/selection.py.
+The rules themselves are pure functions on vectors, in runners/loop/rules.py.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from accord.runners import selection
-from accord.runners.extract import imported_names, probes
-from accord.runners.members import Member, harness
+from accord.runners.loop import rules as selection
+from accord.runners.loop.members import Member, harness
 from accord.runners.sandbox import ExecResult, Executor
-from accord.runners.tasks import Task
+from accord.runners.tasks.extract import imported_names, probes
+from accord.runners.tasks.load import Task
 from accord.space.methods import SelectionRule
 
 

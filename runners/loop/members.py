@@ -9,12 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from accord.runners import techniques
-from accord.runners.extract import expected_constants
 from accord.runners.llm import Gateway, Meter
+from accord.runners.loop.transcript import NullTranscript, Transcript
 from accord.runners.sandbox import ExecResult, Executor
-from accord.runners.tasks import Task
-from accord.runners.transcript import NullTranscript, Transcript
+from accord.runners.tasks.extract import expected_constants
+from accord.runners.tasks.load import Task
 from accord.space.prompts import Example, PromptLibrary, load_examples
 
 MAX_PARALLEL_MEMBERS = 16
@@ -23,6 +22,14 @@ HIDDEN_TIMEOUT_S = 10.0
 """Default time-out of one task's hidden-test check (the study file's tasks.hidden_timeout_s)."""
 T = TypeVar("T")
 U = TypeVar("U")
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Text added to the code prompt and to the tests prompt (``$context``)."""
+
+    code: str = ""
+    tests: str = ""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -74,7 +81,7 @@ class MemberState:
     result: ExecResult | None = None
     aligned: bool = False
     rounds: int = 0
-    context: techniques.Context = field(default_factory=techniques.Context)
+    context: Context = field(default_factory=Context)
     mismatch: str = ""
     """Why the self-explanation check rejected the current code ("" when it did not)."""
     explained: str | None = None

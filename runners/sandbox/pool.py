@@ -1,6 +1,6 @@
 """Execution of generated code: isolated, resource-limited, and fast.
 
-A pool of persistent workers runs inside the sandbox (runners/worker.py). For each job a
+A pool of persistent workers runs inside the sandbox (runners/sandbox/worker/). For each job a
 worker starts two fresh processes from a zygote that never saw a job: the candidate,
 which holds only its code and answers calls of its entry point with plain data, and the
 tests, which run each assert against a proxy of the entry point and alone decide the
@@ -8,7 +8,7 @@ verdict, on a channel the candidate cannot reach. With bubblewrap (the default) 
 is PID 1 of fresh namespaces of every kind (no network), with a read-only root, /usr and
 /dev, sized tmpfs /tmp and /dev/shm, an empty environment, no capabilities, a uid no
 other running sandbox holds, and a control group capping the memory and processes of
-everything it starts (runners/isolation.py). After every job it kills the job's every
+everything it starts (runners/sandbox/isolation.py). After every job it kills the job's every
 process and empties its writable folders; a job that leaves anything behind gets its
 worker replaced. The worker enforces each step's deadline; the host enforces a longer one
 on the worker, replaces a worker that dies or stops answering, and treats any reply it
@@ -38,10 +38,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from accord.runners.extract import called_functions
-from accord.runners.isolation import Limits, UidLease, bwrap_command, reap_sandbox_orphans
 from accord.runners.procutil import become_subreaper
-from accord.runners.sandbox_worker import Reply, WorkerProcess
+from accord.runners.sandbox.isolation import Limits, UidLease, bwrap_command, reap_sandbox_orphans
+from accord.runners.sandbox.process import Reply, WorkerProcess
+from accord.runners.tasks.extract import called_functions
 from accord.space.errors import SandboxError
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ WORKER_PARTS = ("common", "hardening", "values", "candidate", "tests", "zygote",
 WORKER = "\n".join(
     (Path(__file__).with_name("worker") / f"{part}.py").read_text(encoding="utf-8") for part in WORKER_PARTS
 )
-"""The worker script (runners/worker/, one file per part), as it runs inside the sandbox."""
+"""The worker script (runners/sandbox/worker/, one file per part), as it runs inside the sandbox."""
 SYSTEM_PYTHON = "/usr/bin/python3.11"
 MAX_WORKERS = 16
 SANDBOX_WORKERS = 2

@@ -7,14 +7,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from accord.runners.distinguish import distinguish
-from accord.runners.gates import GATES
-from accord.runners.leakage import shows, split
-from accord.runners.loop import Loop, TestDraws
-from accord.runners.members import LoopContext, Member, harness
-from accord.runners.selectors import Ballot, choose, is_settled
-from accord.runners.tasks import Task
-from accord.runners.transcript import SelectEvent
+from accord.runners.loop.distinguish import distinguish
+from accord.runners.loop.gates import GATES
+from accord.runners.loop.members import LoopContext, Member, harness
+from accord.runners.loop.rounds import Loop, TestDraws
+from accord.runners.loop.selectors import Ballot, choose, is_settled
+from accord.runners.loop.transcript import SelectEvent
+from accord.runners.tasks.leakage import shows, split
+from accord.runners.tasks.load import Task
 from accord.space.config import RunConfig
 
 TESTER_TIMEOUT_S = 3.0

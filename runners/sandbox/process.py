@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from accord.runners.isolation import Cgroup, Limits
 from accord.runners.procutil import die_with_parent, kill_group, spawn
+from accord.runners.sandbox.isolation import Cgroup, Limits
 from accord.space.errors import SandboxError
 
 MAX_REPLY = 64 << 20
@@ -28,7 +28,7 @@ STOPS = ("", "stalled", "died", "restart", "unstarted")
 
 LOAD_TIMEOUT = "timeout while loading the code"
 CANDIDATE_SAID = "candidate: "
-"""As the worker's T writes them (runners/worker/common.py)."""
+"""As the worker's T writes them (runners/sandbox/worker/common.py)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -18,10 +18,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from accord.runners.extract import _parsing
+from accord.runners.tasks.extract import _parsing
 
 if TYPE_CHECKING:
-    from accord.runners.tasks import Task
+    from accord.runners.tasks.task import Task
 
 _DOCTEST = re.compile(r"^(\s*)>>>")
 

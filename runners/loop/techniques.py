@@ -4,15 +4,11 @@ of ``technique`` (space/methods.py declares the values)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+from accord.runners.loop.members import Context, MemberState
+from accord.runners.loop.service import Service
 from accord.space.methods import Technique
 from accord.space.prompts import fewshot_context
-
-if TYPE_CHECKING:
-    from accord.runners.loop import Loop
-    from accord.runners.members import MemberState
 
 COT_CONTEXT = (
     "Before the code, reason step by step in a few short sentences: restate what is asked, "
@@ -20,49 +16,41 @@ COT_CONTEXT = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
-    """Text added to the code prompt and to the tests prompt (``$context``)."""
-
-    code: str = ""
-    tests: str = ""
+Builder = Callable[[Service, MemberState], Context]
 
 
-Builder = Callable[["Loop", "MemberState"], Context]
-
-
-def direct(loop: Loop, s: MemberState) -> Context:
+def direct(loop: Service, s: MemberState) -> Context:
     return Context()
 
 
-def cot(loop: Loop, s: MemberState) -> Context:
+def cot(loop: Service, s: MemberState) -> Context:
     return Context(code=COT_CONTEXT)
 
 
-def plan(loop: Loop, s: MemberState) -> Context:
-    text = loop.ask("plan", loop.planner_template, loop.config.planner_role, "planner", s, s.index)
+def plan(loop: Service, s: MemberState) -> Context:
+    text = loop.ask("plan", loop.planner_template, loop.config.planner_role, "planner", s.index, s.index)
     return Context(code=f"Follow this plan:\n\n{text.strip()}")
 
 
-def spec(loop: Loop, s: MemberState) -> Context:
+def spec(loop: Service, s: MemberState) -> Context:
     """The spec is the one context the tester sees too: it holds no code."""
-    text = loop.ask("spec", loop.planner_template, loop.config.planner_role, "planner", s, s.index)
+    text = loop.ask("spec", loop.planner_template, loop.config.planner_role, "planner", s.index, s.index)
     agreed = f"Follow this agreed specification:\n\n{text.strip()}"
     return Context(code=agreed, tests=agreed)
 
 
-def fewshot(loop: Loop, s: MemberState) -> Context:
+def fewshot(loop: Service, s: MemberState) -> Context:
     return _examples(loop)
 
 
-def _examples(loop: Loop) -> Context:
+def _examples(loop: Service) -> Context:
     if not loop.config.fewshot_k:
         return Context()
     examples = loop.ctx.examples[: loop.config.fewshot_k]
     return Context(code=fewshot_context(examples, "code"), tests=fewshot_context(examples, "tests"))
 
 
-def shared_tests_context(loop: Loop) -> Context:
+def shared_tests_context(loop: Service) -> Context:
     """What the tester sees besides the task when its tests are drawn apart from any one
     member (``test_samples``): the same for every member, so never a spec."""
     technique = loop.config.technique
