@@ -18,7 +18,9 @@ search pays, with at most 1 false stop in 20 stopped trials.
 
     python benchmarks/racing.py [--trials 24] [--tasks N] [--studies proof,cascade] [--json]
 
-With --json (and all tasks) it writes benchmarks/results/racing.json.
+With --json (and all tasks) it writes each study's result to benchmarks/results/
+racing-<study>.json as it finishes, and benchmarks/results/racing.json from all of them
+(so the two studies may run in two processes side by side).
 """
 
 from __future__ import annotations
@@ -178,6 +180,20 @@ def run_study_pair(key: str, trials: int, tasks: int | None, folder: Path) -> di
     return report
 
 
+def combined(studies: list[dict[str, Any]]) -> dict[str, Any]:
+    stops = [s for study in studies for s in study["false_stops"]]
+    return {
+        "studies": studies,
+        "paid_ratio": max(s["paid_ratio"] for s in studies),
+        "false_stop_rate": round(sum(s["would_join_front"] for s in stops) / len(stops), 4)
+        if stops
+        else None,
+        "stopped": len(stops),
+        "fronts_agree": all(s["fronts_agree"] for s in studies),
+        "goal": {"paid_ratio_at_most": GOAL_PAID, "false_stop_rate_at_most": GOAL_FALSE_STOPS},
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=24)
@@ -188,21 +204,17 @@ def main() -> int:
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    studies = [run_study_pair(key, args.trials, args.tasks, args.dir) for key in args.studies.split(",")]
-    stops = [s for study in studies for s in study["false_stops"]]
-    report = {
-        "studies": studies,
-        "paid_ratio": max(s["paid_ratio"] for s in studies),
-        "false_stop_rate": round(sum(s["would_join_front"] for s in stops) / len(stops), 4)
-        if stops
-        else None,
-        "stopped": len(stops),
-        "fronts_agree": all(s["fronts_agree"] for s in studies),
-        "goal": {"paid_ratio_at_most": GOAL_PAID, "false_stop_rate_at_most": GOAL_FALSE_STOPS},
-    }
+    studies = []
+    for key in args.studies.split(","):
+        studies.append(run_study_pair(key, args.trials, args.tasks, args.dir))
+        if args.json and args.tasks is None:  # each study's result as soon as it is done
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            (RESULTS / f"racing-{key}.json").write_text(json.dumps(studies[-1], indent=1))
+    if args.json and args.tasks is None:  # every study measured so far, this run's or another's
+        studies = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("racing-*.json"))]
+    report = combined(studies)
     if args.json:
         if args.tasks is None:
-            RESULTS.mkdir(parents=True, exist_ok=True)
             (RESULTS / "racing.json").write_text(json.dumps(report, indent=1))
         print(json.dumps(report))
         return 0
