@@ -36,7 +36,14 @@ from accord.space.config import aliases
 log = logging.getLogger(__name__)
 
 
-def export(trial: optuna.trial.FrozenTrial, definition: StudyDefinition, path: Path) -> None:
+def export(
+    trial: optuna.trial.FrozenTrial,
+    definition: StudyDefinition,
+    path: Path,
+    held_out: optuna.trial.FrozenTrial | None = None,
+) -> None:
+    """The configuration, its models and its settings, with its search figures and, when
+    it was confirmed (``held_out``), its held-out ones."""
     used = {
         part for name, value in trial.params.items() if name.endswith(".model") for part in aliases(value)
     }
@@ -54,6 +61,11 @@ def export(trial: optuna.trial.FrozenTrial, definition: StudyDefinition, path: P
             "cost": trial.values[1],
             "cost_unit": definition.cost_unit,
             "config": record(trial).config,
+            **(
+                {"held_out_pass_rate": held_out.values[0], "held_out_cost": held_out.values[1]}
+                if held_out is not None and held_out.values
+                else {}
+            ),
         },
         "params": dict(trial.params),
         "settings": dict(definition.settings),
@@ -155,5 +167,8 @@ EXPORT_ABOUT: Mapping[str, type | tuple[type, ...]] = {
     "cost": float,
     "cost_unit": str,
     "config": str,
+    "held_out_pass_rate": float,
+    "held_out_cost": float,
 }
-"""The informational keys of an export's [accord] table (study_file is read too)."""
+"""The informational keys of an export's [accord] table (study_file is read too; the
+held-out figures are there when the study was confirmed)."""

@@ -33,6 +33,7 @@ from accord.runners.tasks.extract import extract_tests_any
 from accord.runners.tasks.load import load_user_file, task_from_prompt
 from accord.search.arguments import Parser, positive_int, seconds, workers
 from accord.search.best import export, read_export
+from accord.search.compare import holdout_trials
 from accord.search.confirm import confirm
 from accord.search.console import BarReporter, front_table, interval, print_summary, printable
 from accord.search.dashboard import start_dashboard
@@ -103,7 +104,8 @@ def cmd_best(args: argparse.Namespace) -> int:
     if chosen is None:
         return 1
     if args.export:
-        export(chosen, definition, Path(args.export))
+        confirmed = holdout_trials(args.storage or definition.storage, definition.name).get(chosen.number)
+        export(chosen, definition, Path(args.export), confirmed)
         print(f"\nexported to {args.export}")
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -80,7 +81,9 @@ def confirm(
         directions=["maximize", "minimize"],
         load_if_exists=True,
     )
-    held.set_metric_names(list(METRICS))
+    with warnings.catch_warnings():  # experimental in Optuna 5.0, and stable enough for us
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        held.set_metric_names(list(METRICS))
     definition.artifact_dir.mkdir(parents=True, exist_ok=True)
     artifacts = FileSystemArtifactStore(str(definition.artifact_dir))
     chosen = candidates(study, top)

@@ -161,6 +161,9 @@ def print_summary(
 
 
 def _versus_preset(chosen: Scored, everything: list[Scored]) -> None:
+    if chosen.preset:
+        print(f"  the choice is a preset itself: {chosen.preset} on {chosen.model}")
+        return
     preset = best_preset([s for s in everything if s.trial.number != chosen.trial.number], chosen.model)
     if preset is None:
         print("  no preset ran to compare with")

@@ -37,7 +37,7 @@ from accord.search.record import (
 )
 from accord.search.stats import Rate, unbits
 from accord.search.studyfile import StudyDefinition
-from accord.space import ConfigError
+from accord.space import AccordError, ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +197,10 @@ def open_study(
         optuna.study.StudyDirection.MAXIMIZE,
         optuna.study.StudyDirection.MINIMIZE,
     ]:
-        raise optuna.exceptions.OptunaError(f"study {definition.name} exists with other directions")
+        raise AccordError(
+            f"study {definition.name} exists in {definition.storage} with other directions: "
+            "give this study another name (study.name)"
+        )
     if study.metric_names != list(METRICS):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)

@@ -29,7 +29,14 @@ log = logging.getLogger(__name__)
 class _Limiter:
     """At most ``concurrency`` calls in flight, and call starts spaced for ``rpm``."""
 
-    def __init__(self, concurrency: int, rpm: float | None) -> None:
+    def __init__(
+        self,
+        concurrency: int,
+        rpm: float | None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._clock, self._sleep = clock, sleep
         self._slots = threading.BoundedSemaphore(concurrency)
         self._interval = 60.0 / rpm if rpm else 0.0
         self._next_start = 0.0
@@ -39,11 +46,11 @@ class _Limiter:
         self._slots.acquire()
         if self._interval:
             with self._lock:
-                now = time.monotonic()
+                now = self._clock()
                 start = max(now, self._next_start)
                 self._next_start = start + self._interval
             if start > now:
-                time.sleep(start - now)
+                self._sleep(start - now)
 
     def __exit__(self, *exc: object) -> None:
         self._slots.release()
@@ -99,7 +106,7 @@ class Gateway:
     def _limiter(self, spec: ModelSpec) -> _Limiter:
         with self._limits_lock:
             if spec.model not in self._limits:
-                self._limits[spec.model] = _Limiter(spec.concurrency, spec.rpm)
+                self._limits[spec.model] = _Limiter(spec.concurrency, spec.rpm, self._clock, self._sleep)
             return self._limits[spec.model]
 
     def _call(self, spec: ModelSpec, request: LLMRequest) -> RawCompletion:
