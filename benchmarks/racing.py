@@ -34,8 +34,6 @@ from typing import Any
 
 import optuna
 
-from accord.runners.llm import Meter
-from accord.runners.loop.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.sandbox import Sandbox
@@ -124,11 +122,7 @@ def false_stops(definition: StudyDefinition, study: optuna.Study, executor: Sand
     out = []
     with open_runtime(definition.models, executor=executor) as runtime:
         for trial in stopped:
-            ctx = LoopContext(
-                gateway=runtime.gateway, executor=executor, prompts=definition.prompts,
-                meter=Meter(unit=definition.cost_unit), hidden_timeout_s=definition.hidden_timeout_s,
-                tasks_in_flight=definition.tasks_in_flight,
-            )  # fmt: skip
+            ctx = definition.loop_context(runtime.gateway, executor)
             config = config_from_params(trial.params, definition.settings)
             full = run_config(tasks, config, ctx, pass_source=definition.pass_source)
             joins = not any(

@@ -24,9 +24,8 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from accord.runners.llm import Meter
 from accord.runners.loop import rules as selection
-from accord.runners.loop.members import LoopContext, harness
+from accord.runners.loop.members import harness
 from accord.runners.loop.transcript import ExecuteEvent, MemoryTranscript
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
@@ -78,14 +77,7 @@ def main() -> int:
     tasks = load_tasks(f"{definition.task_source}[:{args.tasks}]", data_dir=definition.data_dir)
 
     with Sandbox(workers=2) as sandbox, open_runtime(definition.models, executor=sandbox) as runtime:
-        ctx = LoopContext(
-            gateway=runtime.gateway,
-            executor=sandbox,
-            prompts=definition.prompts,
-            meter=Meter(unit=definition.cost_unit),
-            transcript=(transcript := MemoryTranscript()),
-            hidden_timeout_s=definition.hidden_timeout_s,
-        )
+        ctx = definition.loop_context(runtime.gateway, sandbox, transcript=(transcript := MemoryTranscript()))
         start = time.perf_counter()
         result = run_config(tasks, config, ctx, pass_source="hidden")
         selection_s = time.perf_counter() - start

@@ -31,8 +31,6 @@ from typing import Any
 
 import optuna
 
-from accord.runners.llm import Meter
-from accord.runners.loop.members import LoopContext
 from accord.runners.run import RunResult, run_config
 from accord.runners.runtime import open_runtime
 from accord.search.compare import Scored, describe_paired, paired
@@ -157,14 +155,7 @@ def adaptive_vs_fixed(
     ) as runtime:
 
         def run(config: RunConfig) -> RunResult:
-            ctx = LoopContext(
-                gateway=runtime.gateway,
-                executor=runtime.executor,
-                prompts=definition.prompts,
-                meter=Meter(unit=definition.cost_unit),
-                hidden_timeout_s=definition.hidden_timeout_s,
-                tasks_in_flight=definition.tasks_in_flight,
-            )
+            ctx = definition.loop_context(runtime.gateway, runtime.executor)
             return run_config(held, config, ctx, pass_source=definition.pass_source)
 
         # the codet trial's own params: complete, temperatures as the study ran them

@@ -32,7 +32,6 @@ import time
 from pathlib import Path
 
 from accord.runners.llm import LLMRequest, Meter
-from accord.runners.loop.members import LoopContext
 from accord.runners.run import run_config
 from accord.runners.runtime import open_runtime
 from accord.runners.tasks.load import load_tasks
@@ -87,10 +86,7 @@ def trial_seconds(path: Path, population: int) -> tuple[float, int, float]:
         runtime.gateway.complete(warm)  # litellm's first call, and the sandbox, before the clock
         runtime.executor.run("def f():\n    return 1", ["assert f() == 1"], timeout_s=5.0)
         meter = Meter(unit="usd")
-        ctx = LoopContext(
-            gateway=runtime.gateway, executor=runtime.executor, prompts=definition.prompts, meter=meter,
-            tasks_in_flight=definition.tasks_in_flight, hidden_timeout_s=definition.hidden_timeout_s,
-        )  # fmt: skip
+        ctx = definition.loop_context(runtime.gateway, runtime.executor, meter=meter)
         start = time.perf_counter()
         result = run_config(tasks, config(population), ctx, pass_source="hidden")
         return time.perf_counter() - start, meter.calls, result.pass_rate

@@ -19,8 +19,6 @@ from pathlib import Path
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
-from accord.runners.llm import Meter
-from accord.runners.loop.members import LoopContext
 from accord.runners.loop.population import TaskOutcome
 from accord.runners.run import RunResult, run_config
 from accord.runners.runtime import Runtime, open_runtime
@@ -117,15 +115,7 @@ def _run_held_out(
     config = config_from_params(trial.params, definition.settings)
     results: list[RunResult] = []
     for draw in range(repeats):
-        ctx = LoopContext(
-            gateway=runtime.gateway,
-            executor=runtime.executor,
-            prompts=definition.prompts,
-            meter=Meter(unit=definition.cost_unit),
-            hidden_timeout_s=definition.hidden_timeout_s,
-            draw=draw,
-            tasks_in_flight=definition.tasks_in_flight,
-        )
+        ctx = definition.loop_context(runtime.gateway, runtime.executor, draw=draw)
         on_task = progress(f"trial {trial.number}", draw, len(tasks)) if progress else None
         results.append(run_config(tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task))
     return results

@@ -14,7 +14,6 @@ from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 from optuna_dashboard import save_note
 
 from accord.runners.llm import Gateway, Meter
-from accord.runners.loop.members import LoopContext
 from accord.runners.loop.population import TaskOutcome
 from accord.runners.loop.transcript import JsonlTranscript
 from accord.runners.run import RunResult, StageFigures, gate_precision, run_config, stage_figures
@@ -189,15 +188,7 @@ class Objective:
         with tempfile.TemporaryDirectory() as tmp:
             transcript_path = Path(tmp) / f"trial-{trial.number}-transcript.jsonl"
             with JsonlTranscript(transcript_path) as transcript:
-                ctx = LoopContext(
-                    gateway=self.gateway,
-                    executor=self.executor,
-                    prompts=definition.prompts,
-                    meter=meter,
-                    transcript=transcript,
-                    hidden_timeout_s=definition.hidden_timeout_s,
-                    tasks_in_flight=definition.tasks_in_flight,
-                )
+                ctx = definition.loop_context(self.gateway, self.executor, meter=meter, transcript=transcript)
                 try:
                     result = run_config(
                         self.tasks, config, ctx, pass_source=definition.pass_source, on_task=on_task,

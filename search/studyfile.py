@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from accord.runners.llm import ModelSpec
-from accord.runners.loop.members import HIDDEN_TIMEOUT_S, TASKS_IN_FLIGHT
+from accord.runners.llm import Gateway, Meter, ModelSpec
+from accord.runners.loop.members import HIDDEN_TIMEOUT_S, TASKS_IN_FLIGHT, LoopContext
+from accord.runners.loop.transcript import NullTranscript, Transcript
 from accord.runners.run import PASS_SOURCES
-from accord.runners.sandbox import SANDBOX_WORKERS
+from accord.runners.sandbox import SANDBOX_WORKERS, Executor
 from accord.search.reader import (
     Check,
     TableReader,
@@ -101,6 +102,28 @@ class StudyDefinition:
     """A trial's tasks run side by side (the models' limits bound the calls)."""
     sandbox_workers: int = SANDBOX_WORKERS
     """Sandbox worker processes (each runs one job at a time)."""
+
+    def loop_context(
+        self,
+        gateway: Gateway,
+        executor: Executor,
+        *,
+        meter: Meter | None = None,
+        transcript: Transcript | None = None,
+        draw: int = 0,
+    ) -> LoopContext:
+        """What this study's loops run with: its prompts, time-outs and tasks in flight, a
+        meter in its cost unit (a fresh one unless given)."""
+        return LoopContext(
+            gateway=gateway,
+            executor=executor,
+            prompts=self.prompts,
+            meter=meter if meter is not None else Meter(unit=self.cost_unit),
+            transcript=transcript if transcript is not None else NullTranscript(),
+            hidden_timeout_s=self.hidden_timeout_s,
+            draw=draw,
+            tasks_in_flight=self.tasks_in_flight,
+        )
 
 
 STORAGE_PREFIXES = ("sqlite:///", "journal:///", "postgresql")
