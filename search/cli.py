@@ -38,6 +38,7 @@ from accord.search.confirm import confirm
 from accord.search.console import BarReporter, front_table, interval, print_summary, printable
 from accord.search.dashboard import start_dashboard
 from accord.search.run import RunOptions, run_study
+from accord.search.stats import Rate
 from accord.search.study import open_study, trial_rows
 from accord.search.studyfile import StudyDefinition, load_study
 from accord.space import AccordError
@@ -179,7 +180,7 @@ def cmd_solve(args: argparse.Namespace) -> int:
     prompts = exported.prompts
     tasks = [task_from_prompt(args.prompt)] if args.prompt else load_user_file(Path(args.tasks))
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
-    meter, aligned = Meter(), 0
+    meter, aligned, judged = Meter(), 0, []
     try:
         with open_runtime(exported.models, use_cache=not args.no_cache) as runtime:
             ctx = LoopContext(
@@ -188,6 +189,8 @@ def cmd_solve(args: argparse.Namespace) -> int:
             for task in tqdm(tasks, desc="tasks", unit="task", disable=len(tasks) == 1):
                 outcome = run_population(task, exported.config, ctx)
                 aligned += outcome.aligned
+                if outcome.hidden_passed is not None:
+                    judged.append(outcome.hidden_passed)
                 row = {
                     "task_id": task.task_id, "code": outcome.code, "tests": list(outcome.tests),
                     "aligned": outcome.aligned, "hidden_passed": outcome.hidden_passed,
@@ -199,7 +202,12 @@ def cmd_solve(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
     spent = f"spent ${meter.spent_usd:.6f} ({meter.calls} calls)"
-    print(f"{aligned} of {len(tasks)} tasks aligned; {spent}", file=sys.stderr)
+    hidden = (
+        f"; {sum(judged)} passed their hidden tests, {interval(Rate(sum(judged), len(judged)))}"
+        if judged
+        else ""
+    )
+    print(f"{aligned} of {len(tasks)} tasks aligned{hidden}; {spent}", file=sys.stderr)
     return 0
 
 

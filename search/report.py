@@ -27,10 +27,10 @@ from accord.search.compare import (
     scored,
     usable,
 )
+from accord.search.console import interval
 from accord.search.payback import describe as describe_payback
 from accord.search.payback import payback
 from accord.search.record import PRESET_ATTR, record
-from accord.search.stats import Rate
 from accord.search.study import best_trials, described, trial_rows
 from accord.search.studyfile import StudyDefinition
 
@@ -148,22 +148,15 @@ def plot_importances(values: dict[str, float], path: Path) -> None:
     plt.close(fig)
 
 
-def _cell(rate: Rate | None) -> str:
-    if rate is None:
-        return "-"
-    low, high = rate.interval
-    return f"{rate.value:.3f} [{low:.2f}-{high:.2f}] n={rate.n}"
-
-
 def _row(item: Scored, kind: str, versus: str = "") -> str:
     cells = [
         kind,
         str(item.trial.number),
         f"{item.preset}" if item.preset else "",
         item.model,
-        _cell(item.search),
+        interval(item.search),
         f"{item.cost:.4g}",
-        _cell(item.holdout),
+        interval(item.holdout),
         described(item.trial),
         versus,
     ]

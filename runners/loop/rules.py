@@ -37,10 +37,16 @@ def majority(
     groups = _groups(shown_signatures(signatures))
     if groups:
         return max(groups.values(), key=lambda members: (len(members), -members[0]))[0]
-    texts = _groups([(" ".join(c.split()),) if c else None for c in codes])
+    texts = _groups(as_written(codes))
     if not texts:
         return None
     return max(texts.values(), key=lambda members: (len(members), -members[0]))[0]
+
+
+def as_written(codes: Sequence[str | None]) -> list[tuple[str] | None]:
+    """Each code as written, whitespace runs made one (None: no code): equal texts vote
+    together when there is no behaviour to compare."""
+    return [(" ".join(c.split()),) if c else None for c in codes]
 
 
 def shown_signatures(

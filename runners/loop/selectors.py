@@ -142,8 +142,7 @@ SELECTORS: Mapping[SelectionRule, Selector] = {
 def _majority_ranking(ballot: Ballot) -> list[list[int]]:
     groups = list(selection.groups(selection.shown_signatures(ballot.signatures)).values())
     if not groups:  # no probes: the most common code, as written
-        texts = [(" ".join(m.code.split()),) if m.code else None for m in ballot.members]
-        groups = list(selection.groups(texts).values())
+        groups = list(selection.groups(selection.as_written([m.code for m in ballot.members])).values())
     return selection.size_ranking(groups)
 
 
