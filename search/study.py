@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import os
 import socket
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -116,18 +117,36 @@ def _storage(url: str) -> optuna.storages.BaseStorage:
         assert lock is not None
         return LockedRDBStorage(url, lock, engine_kwargs={"connect_args": {"timeout": 60}})
     if url.startswith("postgresql"):
-        with warnings.catch_warnings():  # heartbeats are experimental in optuna 5
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-            )
+        return _postgres(url)
     raise ConfigError(
         f"unsupported storage {url!r}: use sqlite:///PATH, journal:///PATH or postgresql+psycopg2://...",
         key="study.storage",
     )
+
+
+SCHEMA_TRIES = 5
+
+
+def _postgres(url: str) -> optuna.storages.BaseStorage:
+    """Optuna's RDB storage on PostgreSQL, with heartbeats. Workers on several machines may
+    create the schema at once; the loser of that race (a duplicate key in PostgreSQL's
+    catalog, or a table that already exists) tries again, and then finds the tables made."""
+    for attempt in range(SCHEMA_TRIES):
+        try:
+            with warnings.catch_warnings():  # heartbeats are experimental in optuna 5
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_S,
+                    grace_period=GRACE_S,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+                )
+        except sqlalchemy.exc.SQLAlchemyError as exc:
+            racing = "duplicate key" in str(exc) or "already exists" in str(exc)
+            if not racing or attempt == SCHEMA_TRIES - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def worker_id() -> str:

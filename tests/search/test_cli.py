@@ -147,7 +147,9 @@ def test_show_json_and_best_export(
     assert [r["task_id"] for r in rows] == ["t/add", "t/rev"]
     assert all(r["aligned"] and r["hidden_passed"] for r in rows)
     assert "return a + b" in rows[0]["code"] and "assert add(2, 3) == 5" in rows[0]["tests"]
-    assert "2 of 2 tasks aligned; 2 passed their hidden tests, 1.000 [0.34-1.00] n=2" in capsys.readouterr().err
+    assert (
+        "2 of 2 tasks aligned; 2 passed their hidden tests, 1.000 [0.34-1.00] n=2" in capsys.readouterr().err
+    )
     stub = 'def rev(s: str) -> str:\n    """Return s reversed."""\n'
     assert main(["solve", "--config", str(out), "--prompt", stub]) == 0
     [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
