@@ -35,7 +35,7 @@ from accord.search.arguments import Parser, positive_int, seconds, workers
 from accord.search.best import export, read_export
 from accord.search.compare import holdout_trials
 from accord.search.confirm import confirm
-from accord.search.console import BarReporter, front_table, interval, print_summary, printable
+from accord.search.console import BarReporter, front_table, interval, print_summary, print_verdicts
 from accord.search.dashboard import start_dashboard
 from accord.search.run import RunOptions, run_study
 from accord.search.stats import Rate
@@ -174,8 +174,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_solve(args: argparse.Namespace) -> int:
-    """Apply an exported configuration to new tasks: per task, the code, its tests, and
-    whether they aligned (and the hidden verdict where the task file has tests)."""
+    """An exported configuration on new tasks: per task, the code, its tests, whether they
+    aligned, and the hidden verdict where the task file has tests."""
     exported = read_export(Path(args.config))
     prompts = exported.prompts
     tasks = [task_from_prompt(args.prompt)] if args.prompt else load_user_file(Path(args.tasks))
@@ -230,12 +230,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
     else:
-        width = max(len(o.status) for o in result.outcomes)
-        for o in result.outcomes:
-            error = f"\n{'':<{width}}  -> {printable(o.error)}" if o.error else ""
-            print(f"{o.status:<{width}}  {printable(o.test)}{error}")
-        passed = sum(result.passed)
-        print(f"{passed} passed, {len(rows) - passed} failed  (sandbox: {sandbox.mode})")
+        print_verdicts(result, sandbox.mode)
     return 0 if result.all_passed else 1
 
 
@@ -346,8 +341,7 @@ def entry() -> None:
     it gave up are not waited for (they would hold the exit for minutes)."""
     code = main()
     if code == INTERRUPTED:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        sys.stdout.flush(), sys.stderr.flush()
         os._exit(code)
     sys.exit(code)
 

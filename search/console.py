@@ -11,6 +11,7 @@ import optuna
 from tqdm import tqdm
 
 from accord.runners.loop.population import TaskOutcome
+from accord.runners.sandbox import ExecResult
 from accord.search.choice import choose
 from accord.search.compare import Scored, best_preset, confirmations, describe_paired, paired
 from accord.search.payback import describe as describe_payback
@@ -28,6 +29,16 @@ def printable(text: str) -> str:
     (ANSI escapes among them) shown escaped, never sent raw."""
     text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
+def print_verdicts(result: ExecResult, mode: str) -> None:
+    """`accord exec` in text: each test's status, its error escaped, and the count."""
+    width = max(len(o.status) for o in result.outcomes)
+    for o in result.outcomes:
+        error = f"\n{'':<{width}}  -> {printable(o.error)}" if o.error else ""
+        print(f"{o.status:<{width}}  {printable(o.test)}{error}")
+    passed = sum(result.passed)
+    print(f"{passed} passed, {len(result.outcomes) - passed} failed  (sandbox: {mode})")
 
 
 def fmt(value: float | None, digits: int = 4) -> str:

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from accord.runners.procutil import die_with_parent, free_port
+from accord.search.locks import JOURNAL
 from accord.space.errors import AccordError
 
 
@@ -19,7 +20,7 @@ def dashboard_command(storage: str, artifact_dir: Path, port: int) -> list[str]:
     artifact_dir.mkdir(parents=True, exist_ok=True)
     return [
         program,
-        storage.removeprefix("journal:///"),  # the dashboard opens a journal file by its path
+        storage.removeprefix(JOURNAL),  # the dashboard opens a journal file by its path
         "--host",
         "127.0.0.1",
         "--port",

@@ -14,7 +14,9 @@ from typing import IO, Any
 
 import optuna
 
-LOCAL_PREFIXES = ("sqlite:///", "journal:///")
+SQLITE, JOURNAL, POSTGRESQL = "sqlite:///", "journal:///", "postgresql"
+"""The storage URL prefixes accord opens (search/study.py)."""
+LOCAL_PREFIXES = (SQLITE, JOURNAL)
 
 
 def lock_path(url: str) -> Path | None:

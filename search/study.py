@@ -26,7 +26,7 @@ import sqlalchemy.exc
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
-from accord.search.locks import LockedRDBStorage, lock_path
+from accord.search.locks import JOURNAL, POSTGRESQL, SQLITE, LockedRDBStorage, lock_path
 from accord.search.record import (
     PRESET_ATTR,
     PRESET_MODEL_ATTR,
@@ -106,17 +106,17 @@ def study_storage(definition: StudyDefinition, url: str | None = None) -> optuna
 
 
 def _storage(url: str) -> optuna.storages.BaseStorage:
-    if url.startswith("journal:///"):
-        path = Path(url.removeprefix("journal:///"))
+    if url.startswith(JOURNAL):
+        path = Path(url.removeprefix(JOURNAL))
         path.parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    if url.startswith(SQLITE):
+        Path(url.removeprefix(SQLITE)).parent.mkdir(parents=True, exist_ok=True)
         # several local workers share the file: wait for the lock instead of failing
         lock = lock_path(url)
         assert lock is not None
         return LockedRDBStorage(url, lock, engine_kwargs={"connect_args": {"timeout": 60}})
-    if url.startswith("postgresql"):
+    if url.startswith(POSTGRESQL):
         return _postgres(url)
     raise ConfigError(
         f"unsupported storage {url!r}: use sqlite:///PATH, journal:///PATH or postgresql+psycopg2://...",

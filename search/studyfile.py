@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from accord.runners.llm import Gateway, Meter, ModelSpec
+from accord.runners.llm.meter import COST_UNITS as METER_UNITS
 from accord.runners.loop.members import HIDDEN_TIMEOUT_S, TASKS_IN_FLIGHT, LoopContext
 from accord.runners.loop.transcript import NullTranscript, Transcript
 from accord.runners.run import PASS_SOURCES
 from accord.runners.sandbox import SANDBOX_WORKERS, Executor
+from accord.search.locks import JOURNAL, POSTGRESQL, SQLITE
 from accord.search.reader import (
     Check,
     TableReader,
@@ -32,7 +34,7 @@ from accord.space.config import aliases
 from accord.space.presets import preset_trials
 
 SAMPLERS = ("tpe", "nsga2", "gp", "random")
-COST_UNITS = ("usd", "tokens", "seconds")
+COST_UNITS = tuple(METER_UNITS)
 SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 MAX_TRIALS = 100_000
 LOOP_SETTINGS: Mapping[str, tuple[type, Check]] = {
@@ -126,7 +128,7 @@ class StudyDefinition:
         )
 
 
-STORAGE_PREFIXES = ("sqlite:///", "journal:///", "postgresql")
+STORAGE_PREFIXES = (SQLITE, JOURNAL, POSTGRESQL)
 
 
 def _study_table(root: TableReader, path: Path) -> dict[str, Any]:
@@ -145,7 +147,7 @@ def _study_table(root: TableReader, path: Path) -> dict[str, Any]:
     storage = study.get(
         "storage",
         str,
-        f"sqlite:///{(runs / f'{name}.db').resolve()}",
+        f"{SQLITE}{(runs / f'{name}.db').resolve()}",
         check=lambda v: (
             None
             if v.startswith(STORAGE_PREFIXES)

@@ -14,6 +14,14 @@ CASCADE_SEPARATOR = ">"
 then stage b (the last stage always answers). A stage may be an ensemble."""
 
 
+TOP_P = 1.0
+"""top_p when a study leaves it out (no nucleus cut)."""
+MAX_TOKENS = 512
+"""Tokens a model call may write when a study's [loop] leaves max_tokens out."""
+TEMPLATES = {"code": "direct", "tests": "basic", "plan": "default", "spec": "default", "repair": "feedback"}
+"""The template each stage uses when nothing chooses another (a role left out uses them too)."""
+
+
 def aliases(value: object) -> tuple[str, ...]:
     """The model aliases a model value names: its cascade's stages, ensembles taken apart."""
     return tuple(
@@ -30,7 +38,7 @@ class RoleConfig:
     prompt: str
     """Name of a prompt template of this role's stage in the prompt library."""
     temperature: float
-    top_p: float = 1.0
+    top_p: float = TOP_P
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -81,7 +89,7 @@ class RunConfig:
     """A cascade's later stages vote with the earlier stages' candidates too."""
     last_population: int = 0
     """Members the last stage of a cascade draws (0: ``population``, as every stage)."""
-    max_tokens: int = 512
+    max_tokens: int = MAX_TOKENS
     min_asserts: int = 3
     """A test set with fewer usable asserts is degenerate and cannot align."""
     max_asserts: int = 5
@@ -131,7 +139,7 @@ class RunConfig:
         """The configuration in words, for notes and logs."""
 
         def role(r: RoleConfig) -> str:
-            top_p = f", top_p={r.top_p:g}" if r.top_p != 1.0 else ""
+            top_p = f", top_p={r.top_p:g}" if r.top_p != TOP_P else ""
             return f"{r.model} ({r.prompt}, T={r.temperature:g}{top_p})"
 
         technique = Technique(self.technique).phrase.format(planner=self.planner_role.model, k=self.fewshot_k)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from accord.space.config import CASCADE_SEPARATOR, ENSEMBLE_SEPARATOR
+from accord.space.config import CASCADE_SEPARATOR, ENSEMBLE_SEPARATOR, TEMPLATES, TOP_P
 from accord.space.errors import ConfigError
 from accord.space.methods import CascadeGate, RepairPolicy, SelectionRule, Technique
 from accord.space.prompts import PromptLibrary, load_examples
@@ -104,13 +104,13 @@ def _role(prefix: str, prompt: str, default_prompt: str, model: Any, when: Condi
         f"{prefix}.temperature": Dimension(kind="float", default=0.2, minimum=0.0, maximum=2.0, when=when),
     }
     if prefix in ("coder", "tester"):
-        dims[f"{prefix}.top_p"] = Dimension(kind="float", default=1.0, minimum=0.01, maximum=1.0)
+        dims[f"{prefix}.top_p"] = Dimension(kind="float", default=TOP_P, minimum=0.01, maximum=1.0)
     return dims
 
 
 DIMENSIONS: Mapping[str, Dimension] = {
-    **_role("coder", "code", "direct", None, always),
-    **_role("tester", "tests", "basic", None, always),
+    **_role("coder", "code", TEMPLATES["code"], None, always),
+    **_role("tester", "tests", TEMPLATES["tests"], None, always),
     "technique": Dimension(kind="str", default="direct", allowed=Technique.searchable_values()),
     "fewshot.k": Dimension(
         kind="int", default=2, minimum=1, maximum=len(load_examples()), when=technique_uses("fewshot")
@@ -118,11 +118,11 @@ DIMENSIONS: Mapping[str, Dimension] = {
     "population.size": Dimension(kind="int", default=1, minimum=1, maximum=1000),
     "loop.max_rounds": Dimension(kind="int", default=0, minimum=0, maximum=100),
     "loop.self_explain": Dimension(kind="bool", default=False),
-    **_role("planner", "plan,spec", "default", SAME_AS_CODER, planning),
+    **_role("planner", "plan,spec", TEMPLATES["plan"], SAME_AS_CODER, planning),
     "repair.policy": Dimension(
         kind="str", default="code", allowed=RepairPolicy.searchable_values(), when=repairing
     ),
-    **_role("repairer", "repair", "feedback", SAME_AS_CODER, repairing),
+    **_role("repairer", "repair", TEMPLATES["repair"], SAME_AS_CODER, repairing),
     "selection.rule": Dimension(
         kind="str", default="majority", allowed=SelectionRule.searchable_values(), when=choosing
     ),

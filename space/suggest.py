@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-from accord.space.config import RoleConfig, RunConfig
+from accord.space.config import TOP_P, RoleConfig, RunConfig
 from accord.space.methods import CascadeGate, RepairPolicy, SelectionRule
 from accord.space.spec import DIMENSIONS, SAME_AS_CODER, Choice, SpaceSpec
 
@@ -58,7 +58,7 @@ def build_config(params: Mapping[str, Any], settings: Mapping[str, Any] | None =
             model=model,
             prompt=params[f"{prefix}.prompt"],
             temperature=float(params[f"{prefix}.temperature"]),
-            top_p=float(params.get(f"{prefix}.top_p", 1.0)),
+            top_p=float(params.get(f"{prefix}.top_p", TOP_P)),
         )
 
     coder, tester = role("coder"), role("tester")

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from accord.runners.llm.records import Completion
 from accord.space.errors import BudgetExceeded
+
+COST_UNITS: dict[str, Callable[[Completion], float]] = {
+    "usd": lambda completion: completion.cost_usd,
+    "tokens": lambda completion: float(completion.tokens),
+    "seconds": lambda completion: completion.seconds,
+}
+"""What a call costs in each unit a study may count in (objectives.cost)."""
 
 
 @dataclass(slots=True)
@@ -44,11 +51,7 @@ class Meter:
     _lock: threading.Condition = field(default_factory=threading.Condition, repr=False, compare=False)
 
     def amount(self, completion: Completion) -> float:
-        return {
-            "usd": completion.cost_usd,
-            "tokens": float(completion.tokens),
-            "seconds": completion.seconds,
-        }[self.unit]
+        return COST_UNITS[self.unit](completion)
 
     @property
     def total(self) -> float:

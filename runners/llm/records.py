@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from accord.space.config import MAX_TOKENS, TOP_P
+
 Message = Mapping[str, str]
 
 LOCAL_PREFIX = "local/"
@@ -60,8 +62,8 @@ class LLMRequest:
     """Alias of a declared model."""
     messages: tuple[Message, ...]
     temperature: float = 0.0
-    top_p: float = 1.0
-    max_tokens: int = 512
+    top_p: float = TOP_P
+    max_tokens: int = MAX_TOKENS
     sample: int = 0
     """Which sample of this exact prompt: sample i of N is cached apart from sample j."""
     draw: int = 0

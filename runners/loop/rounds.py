@@ -49,7 +49,7 @@ from accord.runners.tasks.extract import (
     pinned_calls,
 )
 from accord.runners.tasks.load import Task
-from accord.space.config import RoleConfig, RunConfig
+from accord.space.config import TEMPLATES, RoleConfig, RunConfig
 from accord.space.methods import RepairPolicy, Technique
 
 RESAMPLE_STRIDE = 1000
@@ -80,8 +80,8 @@ class Loop:
         # tests (and a self-explanation check) only measure alignment.
         lone = config.population == 1 and config.max_rounds == 0
         self.measure_stages = MEASURE_STAGES if lone else frozenset()
-        self.repair_template = config.repairer.prompt if config.repairer else "feedback"
-        self.planner_template = config.planner.prompt if config.planner else "default"
+        self.repair_template = config.repairer.prompt if config.repairer else TEMPLATES["repair"]
+        self.planner_template = config.planner.prompt if config.planner else TEMPLATES["plan"]
         self.draws = draws if draws is not None else TestDraws()
 
     # -- model calls --------------------------------------------------------------------
