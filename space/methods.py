@@ -76,9 +76,25 @@ class Technique(Method):
         ("fewshot",),
     )
 
+    @property
+    def tests_per_member(self) -> bool:
+        """The tester sees something written for each member (a spec): a population's
+        tests cannot be drawn apart from its code."""
+        return self is Technique.SPEC
+
+    @property
+    def shows_examples(self) -> bool:
+        """Worked examples are shown to the tester too."""
+        return self is Technique.FEWSHOT
+
 
 class RepairPolicy(Method):
     """What a round that did not align regenerates."""
+
+    @property
+    def weighs_peers(self) -> bool:
+        """A round first weighs each member's failing tests against its peers' candidates."""
+        return self is RepairPolicy.BLAME
 
     CODE = "code", "Self-Debug: the repairer rewrites the code, the failing asserts as feedback"
     REFLECT = "reflect", "Reflexion: a written reflection on the failure, then the repair"

@@ -70,7 +70,7 @@ def ranking_clusters(params: Mapping[str, Any]) -> bool:
 def sharing_tests(params: Mapping[str, Any]) -> bool:
     """A population whose tests can be drawn apart from its code: the tester sees the same
     prompt for every member (a spec is written per member)."""
-    return choosing(params) and params["technique"] != Technique.SPEC
+    return choosing(params) and not Technique(params["technique"]).tests_per_member
 
 
 def cascading(params: Mapping[str, Any]) -> bool:

@@ -50,7 +50,6 @@ from accord.runners.tasks.extract import (
 )
 from accord.runners.tasks.load import Task
 from accord.space.config import TEMPLATES, RoleConfig, RunConfig
-from accord.space.methods import RepairPolicy, Technique
 
 RESAMPLE_STRIDE = 1000
 """Sample index offset per round, so a regenerated answer is a new sample."""
@@ -185,7 +184,7 @@ class Loop:
             if not unaligned or round_ >= self.config.max_rounds:
                 break
             round_ += 1
-            blamed = self.blame(states) if self.config.repair == RepairPolicy.BLAME else {}
+            blamed = self.blame(states) if self.config.repair.weighs_peers else {}
             each(functools.partial(self.repair, round_=round_, blamed=blamed), unaligned)
 
     # -- tests drawn apart from the code (test_samples) ---------------------------------
@@ -195,7 +194,9 @@ class Loop:
         """The tests are drawn apart from the code: ``test_samples`` differs from the
         population (and the tester's prompt is the same for every member)."""
         samples = self.config.test_samples
-        return bool(samples) and samples != self.config.population and self.config.technique != Technique.SPEC
+        return (
+            bool(samples) and samples != self.config.population and not self.config.technique.tests_per_member
+        )
 
     def test_sample(self, j: int) -> tuple[str, ...]:
         """The tester's sample ``j`` of this task, written once however many ask for it."""

@@ -54,9 +54,9 @@ def shared_tests_context(loop: Service) -> Context:
     """What the tester sees besides the task when its tests are drawn apart from any one
     member (``test_samples``): the same for every member, so never a spec."""
     technique = loop.config.technique
-    if technique == Technique.SPEC:
+    if technique.tests_per_member:
         raise ValueError("a spec is written per member: its tests cannot be shared")
-    return Context(tests=_examples(loop).tests) if technique == Technique.FEWSHOT else Context()
+    return Context(tests=_examples(loop).tests) if technique.shows_examples else Context()
 
 
 BUILDERS: Mapping[Technique, Builder] = {

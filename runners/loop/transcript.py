@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 class CallEvent:
     """One model call (cached or not)."""
 
+    kind: ClassVar[str] = "call"
     task_id: str
     member: int
     stage: str
@@ -40,7 +41,7 @@ class CallEvent:
 class ExecuteEvent:
     """A member's state after one round: its code run against its own tests."""
 
-    stage: ClassVar[str] = "execute"
+    kind: ClassVar[str] = "execute"
     task_id: str
     member: int
     round: int
@@ -57,7 +58,7 @@ class ExecuteEvent:
 class SelectEvent:
     """The answer a task's population selected, and its hidden verdict."""
 
-    stage: ClassVar[str] = "select"
+    kind: ClassVar[str] = "select"
     task_id: str
     rule: str
     selected: int | None
@@ -76,8 +77,8 @@ Event = CallEvent | ExecuteEvent | SelectEvent
 
 
 def to_json(event: Event) -> dict[str, Any]:
-    """The artifact's form of an event: its fields plus its stage."""
-    return {"stage": event.stage, **asdict(event)}
+    """The artifact's form of an event: its kind (call, execute, select) and its fields."""
+    return {"kind": event.kind, **asdict(event)}
 
 
 class Transcript(Protocol):

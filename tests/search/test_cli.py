@@ -53,7 +53,8 @@ def test_run_scores_trials_with_attributes_and_artifacts(
     assert len(files) == 2 * 4  # transcript and selected code per trial
     transcripts = [f.read_text() for f in files if f.read_text().startswith("{")]
     events = [json.loads(line) for text in transcripts for line in text.splitlines()]
-    assert {e["stage"] for e in events} >= {"code", "tests", "execute", "select"}
+    assert {e["kind"] for e in events} == {"call", "execute", "select"}
+    assert {e["stage"] for e in events if e["kind"] == "call"} >= {"code", "tests"}
 
 
 def test_rerun_adds_trials_and_presets_are_enqueued_once(
