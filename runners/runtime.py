@@ -31,10 +31,10 @@ def open_runtime(
 ) -> Iterator[Runtime]:
     """Local servers start lazily, on a model's first call, and always stop here."""
     with LocalServers() as servers, contextlib.ExitStack() as stack:
-        gateway = Gateway(
-            models,
-            backend or PrefixRouter({PREFIX: ReplayBackend()}, LiteLLMBackend(servers.base_url)),
-            cache=ResponseCache(responses_path()) if use_cache else None,
-        )
+        if backend is None:
+            provider = LiteLLMBackend(servers.base_url)
+            stack.callback(provider.close)  # its HTTP clients, one per local server
+            backend = PrefixRouter({PREFIX: ReplayBackend()}, provider)
+        gateway = Gateway(models, backend, cache=ResponseCache(responses_path()) if use_cache else None)
         sandbox = executor or stack.enter_context(Sandbox(workers=sandbox_workers))
         yield Runtime(gateway=gateway, executor=sandbox)

@@ -126,6 +126,13 @@ class LiteLLMBackend:
                 self._clients[base] = handler(client=httpx.Client(limits=limits, timeout=spec.timeout_s))
             return self._clients[base]
 
+    def close(self) -> None:
+        """Close the HTTP clients opened for local servers."""
+        with self._lock:
+            for handler in self._clients.values():
+                handler.client.close()
+            self._clients.clear()
+
     def _register_price(self, module: Any, spec: ModelSpec, model: str) -> None:
         """Give litellm the study file's price for ``model``, once. litellm prices every
         response itself whatever we do; for a model missing from its price map it searches
