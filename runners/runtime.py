@@ -33,7 +33,9 @@ def open_runtime(
     with LocalServers() as servers, contextlib.ExitStack() as stack:
         if backend is None:
             provider = LiteLLMBackend(servers.base_url)
-            stack.callback(provider.close)  # its HTTP clients, one per local server
+            closing = getattr(provider, "close", None)  # its HTTP clients, one per local server
+            if closing is not None:  # (a test's scripted stand-in has none)
+                stack.callback(closing)
             backend = PrefixRouter({PREFIX: ReplayBackend()}, provider)
         gateway = Gateway(models, backend, cache=ResponseCache(responses_path()) if use_cache else None)
         sandbox = executor or stack.enter_context(Sandbox(workers=sandbox_workers))
