@@ -102,7 +102,8 @@ def agree(off: list[Scored], on: list[Scored]) -> tuple[bool, list[str]]:
             (
                 r for r in raced
                 if r.holdout is not None and (r.holdout_cost or 0.0) <= (item.holdout_cost or 0.0)
-                and (r.holdout.value >= item.holdout.value or r.holdout.interval[0] <= item.holdout.value)
+                and (r.holdout.value >= item.holdout.value
+                     or r.holdout.interval[0] <= item.holdout.value <= r.holdout.interval[1])
             ),
             None,
         )  # fmt: skip
