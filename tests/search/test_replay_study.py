@@ -29,7 +29,7 @@ def test_study_file_checks_the_corpus(
 ) -> None:
     monkeypatch.delenv("ACCORD_REPLAY_DIR", raising=False)
     good = load_study(study_file(f'[models.cg]\nmodel = "replay/humaneval-codegen16b"\npath = "{CORPUS}"\n'))
-    assert good.models["cg"].path == str(CORPUS)
+    assert Path(good.models["cg"].path or "").resolve() == CORPUS.resolve()
     with pytest.raises(ConfigError, match=r"models\.cg\.path: replay corpus .* not found"):
         load_study(study_file('[models.cg]\nmodel = "replay/x"\npath = "missing.jsonl.gz"\n', name="m"))
     with pytest.raises(ConfigError, match="ACCORD_REPLAY_DIR"):
