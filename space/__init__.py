@@ -22,9 +22,9 @@ from accord.space.errors import (
 )
 from accord.space.methods import METHODS, CascadeGate, RepairPolicy, SelectionRule, Technique
 from accord.space.presets import PRESETS, PresetTrial, preset_params, preset_trials
-from accord.space.prompts import PromptLibrary, Template
 from accord.space.spec import DIMENSIONS, Choice, Range, SpaceSpec, parse_space
 from accord.space.suggest import build_config, suggest
+from accord.space.templates import PromptLibrary, Template
 
 __all__ = [
     "DIMENSIONS",

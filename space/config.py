@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
+from enum import StrEnum
 from typing import Any
 
 from accord.space.methods import CascadeGate, RepairPolicy, SelectionRule, Technique
@@ -20,6 +21,16 @@ MAX_TOKENS = 512
 """Tokens a model call may write when a study's [loop] leaves max_tokens out."""
 TEMPLATES = {"code": "direct", "tests": "basic", "plan": "default", "spec": "default", "repair": "feedback"}
 """The template each stage uses when nothing chooses another (a role left out uses them too)."""
+
+
+class Role(StrEnum):
+    """Who answers a model call. Every call names its role with this one type; the role's
+    settings (model, template, temperature) are ``RunConfig.settings(role)``."""
+
+    CODER = "coder"
+    TESTER = "tester"
+    PLANNER = "planner"
+    REPAIRER = "repairer"
 
 
 def aliases(value: object) -> tuple[str, ...]:
@@ -131,6 +142,15 @@ class RunConfig:
     @property
     def repairer_role(self) -> RoleConfig:
         return self.repairer or self.coder
+
+    def settings(self, role: Role) -> RoleConfig:
+        """How ``role`` calls its model (the planner and repairer default to the coder's)."""
+        return {
+            Role.CODER: self.coder,
+            Role.TESTER: self.tester,
+            Role.PLANNER: self.planner_role,
+            Role.REPAIRER: self.repairer_role,
+        }[role]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

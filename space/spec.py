@@ -15,7 +15,7 @@ from typing import Any
 from accord.space.config import CASCADE_SEPARATOR, ENSEMBLE_SEPARATOR, TEMPLATES, TOP_P
 from accord.space.errors import ConfigError
 from accord.space.methods import CascadeGate, RepairPolicy, SelectionRule, Technique
-from accord.space.prompts import PromptLibrary, load_examples
+from accord.space.templates import PromptLibrary, load_examples
 
 SAME_AS_CODER = "coder"
 """The planner's or repairer's model value meaning "the coder's model"."""

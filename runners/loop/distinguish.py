@@ -21,6 +21,7 @@ from accord.runners.loop.selectors import RANKINGS, Ballot
 from accord.runners.loop.service import Service
 from accord.runners.sandbox import ExecResult
 from accord.runners.tasks.extract import imported_names, probes
+from accord.space.config import Role
 from accord.space.methods import SelectionRule
 
 MAX_INPUTS = 3
@@ -62,10 +63,8 @@ def distinguish(loop: Service, ballot: Ballot, rule: SelectionRule, chosen: int 
     code_a, code_b = ballot.members[leader].code, ballot.members[runner_up].code
     if not code_a or not code_b:
         return chosen
-    task, config = loop.task, loop.config
-    answer = loop.ask(
-        "distinguish", "default", config.tester, "tester", leader, leader, code_a=code_a, code_b=code_b
-    )
+    task = loop.task
+    answer = loop.ask("distinguish", "default", Role.TESTER, leader, leader, code_a=code_a, code_b=code_b)
     inputs = probes(calls_in(answer), task.entry_point, imported_names(task.prompt))[:MAX_INPUTS]
     if not inputs:
         return chosen
@@ -77,7 +76,7 @@ def distinguish(loop: Service, ballot: Ballot, rule: SelectionRule, chosen: int 
             continue
         call = probe.splitlines()[0].removeprefix("_v = ")
         verdict = loop.ask(
-            "judge", "default", config.planner_role, "planner", leader, index,
+            "judge", "default", Role.PLANNER, leader, index,
             call=call, output_a=out_a, output_b=out_b,
         )  # fmt: skip
         first = verdict.strip()[:1].upper()

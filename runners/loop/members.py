@@ -14,7 +14,7 @@ from accord.runners.loop.transcript import NullTranscript, Transcript
 from accord.runners.sandbox import ExecResult, Executor
 from accord.runners.tasks.extract import expected_constants
 from accord.runners.tasks.load import Task
-from accord.space.prompts import Example, PromptLibrary, load_examples
+from accord.space.templates import Example, PromptLibrary, load_examples
 
 MAX_PARALLEL_MEMBERS = 16
 TASKS_IN_FLIGHT = 32

@@ -49,7 +49,7 @@ from accord.runners.tasks.extract import (
     pinned_calls,
 )
 from accord.runners.tasks.load import Task
-from accord.space.config import TEMPLATES, RoleConfig, RunConfig
+from accord.space.config import TEMPLATES, Role, RunConfig
 
 RESAMPLE_STRIDE = 1000
 """Sample index offset per round, so a regenerated answer is a new sample."""
@@ -89,20 +89,20 @@ class Loop:
         self,
         stage: str,
         template: str,
-        role: RoleConfig,
-        name: str,
+        role: Role,
         member: int,
         sample: int,
         **extra: str,
     ) -> str:
+        settings = self.config.settings(role)
         request = LLMRequest(
-            model=role.model_for(member),
+            model=settings.model_for(member),
             messages=self.ctx.prompts.get(stage, template).render(**self.values, **extra),
-            temperature=role.temperature,
-            top_p=role.top_p,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
             max_tokens=self.config.max_tokens,
             sample=sample,
-            role=name,
+            role=role,
             stage=stage,
             task_id=self.task.task_id,
             measure=stage in self.measure_stages,
@@ -111,7 +111,7 @@ class Loop:
         completion = self.ctx.gateway.complete(request, meter=self.ctx.meter)
         self.ctx.transcript.write(
             CallEvent(
-                task_id=self.task.task_id, member=member, stage=stage, role=name, model=request.model,
+                task_id=self.task.task_id, member=member, stage=stage, role=role, model=request.model,
                 sample=sample, messages=tuple(dict(m) for m in request.messages), response=completion.text,
                 prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
                 cost_usd=completion.cost_usd, seconds=round(completion.seconds, 3), cached=completion.cached,
@@ -124,20 +124,19 @@ class Loop:
 
     def write_code(self, s: MemberState, sample: int) -> str | None:
         coder = self.config.coder
-        text = self.ask("code", coder.prompt, coder, "coder", s.index, sample, context=s.context.code)
+        text = self.ask("code", coder.prompt, Role.CODER, s.index, sample, context=s.context.code)
         return extract_code(text, prompt=self.task.prompt, entry_point=self.task.entry_point)
 
     def write_tests(self, s: MemberState, sample: int) -> tuple[str, ...]:
         tester = self.config.tester
-        text = self.ask("tests", tester.prompt, tester, "tester", s.index, sample, context=s.context.tests)
+        text = self.ask("tests", tester.prompt, Role.TESTER, s.index, sample, context=s.context.tests)
         tests = extract_tests(text, entry_point=self.task.entry_point, allowed_names=self.allowed)
         return tests[: self.config.max_asserts]
 
     def fix(self, s: MemberState, sample: int, failures: str, reflection: str = "") -> str | None:
         assert s.code is not None
-        role = self.config.repairer_role
         text = self.ask(
-            "repair", self.repair_template, role, "repairer", s.index, sample,
+            "repair", self.repair_template, Role.REPAIRER, s.index, sample,
             code=s.code, feedback=failures,
             reflection=f"A review of the failure:\n\n{reflection.strip()}" if reflection else "",
         )  # fmt: skip
@@ -145,10 +144,7 @@ class Loop:
 
     def reflect(self, s: MemberState, sample: int, failures: str) -> str:
         assert s.code is not None
-        role = self.config.repairer_role
-        return self.ask(
-            "reflect", "default", role, "repairer", s.index, sample, code=s.code, feedback=failures
-        )
+        return self.ask("reflect", "default", Role.REPAIRER, s.index, sample, code=s.code, feedback=failures)
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -269,9 +265,8 @@ class Loop:
         """Back-translate the code into words, and have the planner check them against the task."""
         assert s.code is not None
         sample = s.index + RESAMPLE_STRIDE * round_
-        planner = self.config.planner_role
-        explanation = self.ask("explain", "default", planner, "planner", s.index, sample, code=s.code)
-        verdict = self.ask("check", "default", planner, "planner", s.index, sample, explanation=explanation)
+        explanation = self.ask("explain", "default", Role.PLANNER, s.index, sample, code=s.code)
+        verdict = self.ask("check", "default", Role.PLANNER, s.index, sample, explanation=explanation)
         if verdict.strip().upper().startswith("YES"):
             s.explained, s.mismatch = s.code, ""
         else:

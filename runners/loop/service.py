@@ -11,7 +11,7 @@ from typing import Protocol
 from accord.runners.loop.members import LoopContext, MemberState
 from accord.runners.sandbox import ExecResult
 from accord.runners.tasks import Task
-from accord.space.config import RoleConfig, RunConfig
+from accord.space.config import Role, RunConfig
 
 
 class Service(Protocol):
@@ -24,9 +24,7 @@ class Service(Protocol):
     @property
     def planner_template(self) -> str: ...
 
-    def ask(
-        self, stage: str, template: str, role: RoleConfig, name: str, member: int, sample: int, **extra: str
-    ) -> str:
+    def ask(self, stage: str, template: str, role: Role, member: int, sample: int, **extra: str) -> str:
         """``role``'s answer to ``stage``'s template for ``member`` (its model: an
         ensemble's turn), as sample ``sample``."""
         ...

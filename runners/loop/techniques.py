@@ -7,8 +7,9 @@ from collections.abc import Callable, Mapping
 
 from accord.runners.loop.members import Context, MemberState
 from accord.runners.loop.service import Service
+from accord.space.config import Role
 from accord.space.methods import Technique
-from accord.space.prompts import fewshot_context
+from accord.space.templates import fewshot_context
 
 COT_CONTEXT = (
     "Before the code, reason step by step in a few short sentences: restate what is asked, "
@@ -28,13 +29,13 @@ def cot(loop: Service, s: MemberState) -> Context:
 
 
 def plan(loop: Service, s: MemberState) -> Context:
-    text = loop.ask("plan", loop.planner_template, loop.config.planner_role, "planner", s.index, s.index)
+    text = loop.ask("plan", loop.planner_template, Role.PLANNER, s.index, s.index)
     return Context(code=f"Follow this plan:\n\n{text.strip()}")
 
 
 def spec(loop: Service, s: MemberState) -> Context:
     """The spec is the one context the tester sees too: it holds no code."""
-    text = loop.ask("spec", loop.planner_template, loop.config.planner_role, "planner", s.index, s.index)
+    text = loop.ask("spec", loop.planner_template, Role.PLANNER, s.index, s.index)
     agreed = f"Follow this agreed specification:\n\n{text.strip()}"
     return Context(code=agreed, tests=agreed)
 

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from accord.runners.tasks.load import load_tasks
-from accord.space.prompts import load_examples
+from accord.space.templates import load_examples
 from tests.helpers import SHARED_DATA
 
 

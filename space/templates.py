@@ -24,7 +24,7 @@ from pathlib import Path
 
 from accord.space.errors import ConfigError
 
-ROLES = ("code", "tests", "repair", "reflect", "plan", "spec", "explain", "check", "distinguish", "judge")
+STAGES = ("code", "tests", "repair", "reflect", "plan", "spec", "explain", "check", "distinguish", "judge")
 BUILTIN_DIR = Path(__file__).with_name("prompts")
 EXAMPLES_FILE = BUILTIN_DIR / "examples.jsonl"
 _BLANKS = re.compile(r"\n{3,}")
@@ -32,7 +32,7 @@ _BLANKS = re.compile(r"\n{3,}")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Template:
-    role: str
+    stage: str
     name: str
     system: str
     user: str
@@ -51,12 +51,12 @@ class Template:
 
 
 def _parse(path: Path) -> Template:
-    role, _, name = path.stem.partition("_")
+    stage, _, name = path.stem.partition("_")
     text = path.read_text(encoding="utf-8")
     system, sep, user = text.partition("\n---\n")
     if not sep:
         system, user = "", text
-    return Template(role=role, name=name, system=system.strip(), user=user.strip(), path=str(path))
+    return Template(stage=stage, name=name, system=system.strip(), user=user.strip(), path=str(path))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,19 +71,19 @@ class PromptLibrary:
                 raise ConfigError(f"prompt folder {folder} does not exist", key="prompts.dirs")
             for path in sorted(folder.glob("*_*.txt")):
                 template = _parse(path)
-                if template.role in ROLES:
-                    found[(template.role, template.name)] = template
+                if template.stage in STAGES:
+                    found[(template.stage, template.name)] = template
         return cls(found)
 
-    def names(self, role: str) -> tuple[str, ...]:
-        return tuple(sorted(name for r, name in self.templates if r == role))
+    def names(self, stage: str) -> tuple[str, ...]:
+        return tuple(sorted(name for s, name in self.templates if s == stage))
 
-    def get(self, role: str, name: str) -> Template:
+    def get(self, stage: str, name: str) -> Template:
         try:
-            return self.templates[(role, name)]
+            return self.templates[(stage, name)]
         except KeyError:
-            known = ", ".join(self.names(role)) or "none"
-            raise ConfigError(f"no {role} template named {name!r} (known: {known})") from None
+            known = ", ".join(self.names(stage)) or "none"
+            raise ConfigError(f"no {stage} template named {name!r} (known: {known})") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
