@@ -37,6 +37,7 @@ from accord.search.compare import holdout_trials
 from accord.search.confirm import confirm
 from accord.search.console import BarReporter, front_table, interval, print_summary, print_verdicts
 from accord.search.dashboard import start_dashboard
+from accord.search.optuna_adapter import close_storages, show_failed_trials
 from accord.search.run import RunOptions, run_study
 from accord.search.stats import Rate
 from accord.search.study import open_study, trial_rows
@@ -294,11 +295,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _one_line_failures(record: logging.LogRecord) -> bool:
-    """Optuna logs a failed trial with its whole traceback; the run prints one line."""
-    return "failed with" not in record.getMessage()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -306,11 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    optuna_log = optuna.logging.get_logger("optuna")
-    if args.debug:
-        optuna_log.removeFilter(_one_line_failures)
-    elif _one_line_failures not in optuna_log.filters:  # a failed trial: one line, from the run
-        optuna_log.addFilter(_one_line_failures)
+    show_failed_trials(args.debug)  # otherwise a failed trial is one line, from the run
     # SIGTERM stops like Ctrl-C: the running trial is marked FAIL, child processes stop.
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler) if main_thread else None
@@ -328,6 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"accord: error: {exc}", file=sys.stderr)
         return 1
     finally:
+        close_storages()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
 

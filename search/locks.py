@@ -10,9 +10,7 @@ import fcntl
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
-
-import optuna
+from typing import IO
 
 SQLITE, JOURNAL, POSTGRESQL = "sqlite:///", "journal:///", "postgresql"
 """The storage URL prefixes accord opens (search/study.py)."""
@@ -57,23 +55,3 @@ def file_lock(path: Path | None) -> Iterator[None]:
                 handle.close()
             else:
                 _held[path] = (handle, depth - 1)
-
-
-class LockedRDBStorage(optuna.storages.RDBStorage):
-    """SQLite through Optuna's RDB storage, with a trial's claim made under the file lock:
-    SQLite's transactions let two processes both read a WAITING trial and both start it."""
-
-    def __init__(self, url: str, lock: Path, **kwargs: Any) -> None:
-        self._lock_file = lock
-        with file_lock(lock):  # creating the schema twice at once fails on alembic_version
-            super().__init__(url, **kwargs)
-
-    def set_trial_state_values(
-        self, trial_id: int, state: optuna.trial.TrialState, values: Any = None
-    ) -> bool:
-        with file_lock(self._lock_file):
-            return bool(super().set_trial_state_values(trial_id, state, values))
-
-    def create_new_study(self, directions: Any, study_name: str | None = None) -> int:
-        with file_lock(self._lock_file):
-            return int(super().create_new_study(directions, study_name))

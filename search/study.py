@@ -26,7 +26,8 @@ import sqlalchemy.exc
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages.journal import JournalFileBackend
 
-from accord.search.locks import JOURNAL, POSTGRESQL, SQLITE, LockedRDBStorage, lock_path
+from accord.search.locks import JOURNAL, POSTGRESQL, SQLITE, lock_path
+from accord.search.optuna_adapter import LockedRDBStorage, opened, set_trial_attr
 from accord.search.record import (
     PRESET_ATTR,
     PRESET_MODEL_ATTR,
@@ -87,7 +88,7 @@ workers do not all sample the same point."""
 def make_storage(url: str) -> optuna.storages.BaseStorage:
     """The Optuna storage a URL names; one that cannot be opened is a ConfigError."""
     try:
-        return _storage(url)
+        return opened(_storage(url))
     except ConfigError:
         raise
     except (OSError, sqlalchemy.exc.SQLAlchemyError, ValueError) as exc:
@@ -170,14 +171,12 @@ def sweep_stale(study: optuna.Study, storage: optuna.storages.BaseStorage) -> li
     more with the same params (the response cache makes the retry cheap). Returns the
     numbers of the trials failed. ``storage`` is the study's own storage object."""
     failed = []
-    study_id = storage.get_study_id_from_name(study.study_name)
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
         worker = trial.user_attrs.get(WORKER_ATTR)
         if worker is None or _alive_here(str(worker)):
             continue
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
         try:
-            storage.set_trial_user_attr(trial_id, STOPPED_ATTR, f"worker {worker} died")
+            set_trial_attr(storage, study, trial.number, STOPPED_ATTR, f"worker {worker} died")
             study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
         except (ValueError, optuna.exceptions.UpdateFinishedTrialError):
             continue  # another process finished or failed it first
