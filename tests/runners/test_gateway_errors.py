@@ -174,3 +174,25 @@ def test_a_400_is_not_retried(route: str) -> None:
         with pytest.raises(RequestRejected):
             gw.complete(REQUEST)
         assert server.requests == 1 and sleeps == []
+
+
+def test_a_local_call_goes_through_the_http_client_accord_gives_litellm() -> None:
+    """Pins litellm's internal HTTPHandler (provider.http_handler): its hosted_vllm route
+    must send the call through the client passed as ``client=``, or accord's connection
+    pool per local server is not the one used."""
+    import httpx
+
+    from accord.runners.llm.provider import http_handler, litellm
+
+    sent: list[str] = []
+    client = httpx.Client(event_hooks={"request": [lambda r: sent.append(str(r.url))]})
+    with ScriptedOpenAIServer([200], text="hi") as server:
+        response = litellm().completion(
+            model="hosted_vllm/scripted",
+            messages=[{"role": "user", "content": "hello"}],
+            api_base=server.base_url,
+            api_key="sk-local",
+            client=http_handler(client),
+        )
+    assert response.choices[0].message.content == "hi"
+    assert sent == [f"{server.base_url}/chat/completions"]
