@@ -21,15 +21,15 @@ rate against USD, one panel per split.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
+import common
 import optuna
+from common import fmt_rate, prepared
 
 from accord.runners.sandbox import Sandbox
 from accord.search.compare import Scored, describe_paired, paired
@@ -44,18 +44,6 @@ STUDY = ROOT / "studies" / "replay-cascade.toml"
 RESULTS = ROOT / "benchmarks" / "results"
 GOAL_RATIO = 1 / 3
 ANCHOR = ("codet", "codex")
-
-
-def prepared(definition: StudyDefinition, folder: Path, seed: int, tasks: int | None) -> StudyDefinition:
-    name = f"{definition.name}-s{seed}" + (f"-{tasks}" if tasks else "")
-    return dataclasses.replace(
-        definition,
-        name=name,
-        seed=seed,
-        storage=f"sqlite:///{(folder / f'{name}.db').resolve()}",
-        artifact_dir=folder / f"{name}-artifacts",
-        task_source=f"humaneval[:{tasks}]" if tasks else definition.task_source,
-    )
 
 
 def label(item: Scored) -> str:
@@ -150,7 +138,7 @@ def run(seeds: list[int], trials: int, tasks: int | None, folder: Path) -> dict[
     folder.mkdir(parents=True, exist_ok=True)
     base = load_study(STUDY)
     with Sandbox(workers=base.sandbox_workers) as executor:  # one results cache for every split
-        splits = [split_report(prepared(base, folder, seed, tasks), trials, executor) for seed in seeds]
+        splits = [split_report(prepared(base, folder, tasks, seed), trials, executor) for seed in seeds]
     ratios = [s["chosen_on_search"]["ratio"] for s in splits if s.get("chosen_on_search")]
     return {
         "study": str(STUDY.relative_to(ROOT)),
@@ -162,14 +150,6 @@ def run(seeds: list[int], trials: int, tasks: int | None, folder: Path) -> dict[
         "goal_met_splits": sum(s.get("goal_met", False) for s in splits),
         "splits": splits,
     }
-
-
-def fmt_rate(value: dict[str, Any] | None) -> str:
-    return (
-        "-"
-        if value is None
-        else f"{value['rate']:.1%} [{value['low']:.0%}, {value['high']:.0%}] n={value['n']}"
-    )
 
 
 def show(report: dict[str, Any]) -> None:
@@ -201,14 +181,11 @@ def show(report: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = common.parser(__doc__, folder=STUDY.parent / "runs")
     parser.add_argument("--seeds", default="0,1,2", help="split seeds, comma-separated")
     parser.add_argument("--trials", type=int, default=24, help="measured trials per split")
     parser.add_argument("--tasks", type=int, default=None, help="the first N HumanEval tasks (default all)")
-    parser.add_argument("--dir", type=Path, default=STUDY.parent / "runs")
-    parser.add_argument("--json", action="store_true", help="print one JSON object and write results/")
-    args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    args = parser.parse_args()  # --json also writes results/
     report = run([int(s) for s in args.seeds.split(",")], args.trials, args.tasks, args.dir)
     if args.json:
         RESULTS.mkdir(parents=True, exist_ok=True)

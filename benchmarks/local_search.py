@@ -17,14 +17,13 @@ from nothing takes about two hours here (2 cores).
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
-import optuna
-from search_vs_presets import fmt_rate, label, prepared, row, search
+import common
+from common import configurations, emit, prepared
+from search_vs_presets import label, row, search
 
 from accord.search.compare import Scored, best_preset, describe_paired, paired
 from accord.search.confirm import confirm
@@ -130,13 +129,7 @@ def show(report: dict[str, Any]) -> None:
         f"{report['study']}: {report['search_tasks']} search tasks, {report['holdout_tasks']} held out; "
         f"{report['trials']} trials measured ({report['raced']} raced), front of {report['front_size']}"
     )
-    print(f"\n{'configuration':<26} {'held-out pass@1 (95% CI)':<32} {unit:>10}  config")
-    for item in report["configurations"]:
-        cost = item["holdout_tokens"]
-        print(
-            f"{item['label']:<26} {fmt_rate(item['holdout']):<32} "
-            f"{'-' if cost is None else f'{cost:.5f}':>10}  {item['config']}"
-        )
+    configurations(report, unit, lambda cost: f"{cost:.5f}")
     v = report["verdict"]
     print()
     for key, value in v.items():
@@ -148,18 +141,10 @@ def show(report: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = common.parser(__doc__, folder=STUDY.parent / "runs")
     parser.add_argument("--trials", type=int, default=10, help="measured trials of the search")
-    parser.add_argument("--dir", type=Path, default=STUDY.parent / "runs")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    report = run(args.trials, args.dir)
-    if args.json:
-        print(json.dumps(report))
-    else:
-        show(report)
-    return 0
+    return emit(run(args.trials, args.dir), args.json, show)
 
 
 if __name__ == "__main__":

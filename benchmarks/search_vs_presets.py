@@ -22,14 +22,13 @@ The study lives in ``--dir`` and resumes; the response cache makes repeats free.
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
+import common
 import optuna
+from common import configurations, emit, fmt_rate, prepared
 
 from accord.runners.run import RunResult, run_config
 from accord.runners.runtime import open_runtime
@@ -47,17 +46,6 @@ from accord.space.suggest import build_config
 
 STUDY = Path(__file__).resolve().parent.parent / "studies" / "replay-proof.toml"
 GOAL_RATIO = 1 / 3
-
-
-def prepared(definition: StudyDefinition, folder: Path, tasks: int | None) -> StudyDefinition:
-    name = definition.name + (f"-{tasks}" if tasks else "")
-    return dataclasses.replace(
-        definition,
-        name=name,
-        storage=f"sqlite:///{(folder / f'{name}.db').resolve()}",
-        artifact_dir=folder / f"{name}-artifacts",
-        task_source=f"humaneval[:{tasks}]" if tasks else definition.task_source,
-    )
 
 
 def search(definition: StudyDefinition, trials: int) -> optuna.Study:
@@ -208,25 +196,13 @@ def run(trials: int, tasks: int | None, folder: Path, adaptive: bool) -> dict[st
     return report
 
 
-def fmt_rate(value: dict[str, Any] | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value['rate']:.1%} [{value['low']:.1%}, {value['high']:.1%}] n={value['n']}"
-
-
 def show(report: dict[str, Any]) -> None:
     print(
         f"{report['study']}: {report['search_tasks']} search tasks, {report['holdout_tasks']} held out; "
         f"{report['trials']} trials measured ({report['raced']} raced, {report['repeats']} repeats), "
         f"front of {report['front_size']}"
     )
-    print(f"\n{'configuration':<26} {'held-out pass@1 (95% CI)':<32} {'tokens':>10}  config")
-    for item in report["configurations"]:
-        tokens = item["holdout_tokens"]
-        print(
-            f"{item['label']:<26} {fmt_rate(item['holdout']):<32} "
-            f"{tokens if tokens is None else f'{tokens:,.0f}':>10}  {item['config']}"
-        )
+    configurations(report, "tokens", lambda tokens: f"{tokens:,.0f}")
     v = report["verdict"]
     print()
     if v.get("cheapest_at_least_codet"):
@@ -259,20 +235,12 @@ def show(report: dict[str, Any]) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser = common.parser(__doc__, folder=STUDY.parent / "runs")
     parser.add_argument("--trials", type=int, default=40, help="measured trials of the search")
     parser.add_argument("--tasks", type=int, default=None, help="the first N HumanEval tasks (default all)")
-    parser.add_argument("--dir", type=Path, default=STUDY.parent / "runs")
     parser.add_argument("--adaptive", action="store_true", help="also measure adaptive vs fixed population")
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    report = run(args.trials, args.tasks, args.dir, args.adaptive)
-    if args.json:
-        print(json.dumps(report))
-    else:
-        show(report)
-    return 0
+    return emit(run(args.trials, args.tasks, args.dir, args.adaptive), args.json, show)
 
 
 if __name__ == "__main__":

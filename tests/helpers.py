@@ -3,8 +3,11 @@ code, good tests, and a scripted model that solves them."""
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 from accord.runners.llm import LLMRequest
 from accord.runners.testing import by_role, fenced
@@ -12,6 +15,20 @@ from accord.search.study import measured  # noqa: F401  (re-exported for the tes
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def load_benchmark(name: str) -> ModuleType:
+    """``benchmarks/<name>.py`` as a module, as ``python benchmarks/<name>.py`` sees its
+    siblings (``common``)."""
+    folder = str(REPO / "benchmarks")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", REPO / "benchmarks" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 # Two small tasks with hidden tests, written as a user task file.
 TASKS = [

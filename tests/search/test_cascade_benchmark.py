@@ -3,14 +3,13 @@ before the held-out ones are read, and a verdict that follows from the table."""
 
 from __future__ import annotations
 
-import importlib.util
 import statistics
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-from tests.helpers import REPO, SHARED_DATA
+from tests.helpers import SHARED_DATA, load_benchmark
 
 pytestmark = pytest.mark.skipif(
     not (SHARED_DATA / "replay" / "humaneval-codex.jsonl.gz").is_file(), reason="Codex corpus not present"
@@ -18,12 +17,7 @@ pytestmark = pytest.mark.skipif(
 
 
 def benchmark() -> ModuleType:
-    path = REPO / "benchmarks" / "cascade.py"
-    spec = importlib.util.spec_from_file_location("cascade_benchmark", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("cascade")
 
 
 def test_cascade_benchmark_on_a_few_tasks(tmp_path: Path) -> None:

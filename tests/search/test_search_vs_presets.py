@@ -3,7 +3,6 @@ the presets on the other half, and a verdict that follows from the held-out figu
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -16,19 +15,14 @@ from accord.runners.runtime import open_runtime
 from accord.search.best import preset_config
 from accord.search.preflight import study_tasks
 from accord.search.study import open_study, study_cost, study_storage
-from tests.helpers import REPO, SHARED_DATA
+from tests.helpers import SHARED_DATA, load_benchmark
 
 CORPUS = SHARED_DATA / "replay" / "humaneval-codegen16b.jsonl.gz"
 pytestmark = pytest.mark.skipif(not CORPUS.is_file(), reason="replay corpus not present")
 
 
 def benchmark() -> ModuleType:
-    path = REPO / "benchmarks" / "search_vs_presets.py"
-    spec = importlib.util.spec_from_file_location("search_vs_presets", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("search_vs_presets")
 
 
 def test_search_then_held_out_confirmation_on_a_few_tasks(tmp_path: Path) -> None:
