@@ -15,8 +15,10 @@ from accord.runners.llm.records import (
     ModelSpec,
     RawCompletion,
 )
+from accord.runners.llm.stops import CODE_STOPS, cut
 
 __all__ = [
+    "CODE_STOPS",
     "Backend",
     "Completion",
     "Gateway",
@@ -30,6 +32,7 @@ __all__ = [
     "ResponseCache",
     "cache_key",
     "count_tokens",
+    "cut",
     "map_error",
     "price",
 ]
