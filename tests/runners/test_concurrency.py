@@ -5,6 +5,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec
 from accord.runners.loop.members import LoopContext
 from accord.runners.loop.population import run_population
@@ -51,11 +53,20 @@ def test_calls_in_flight_are_bounded_per_model() -> None:
 
 
 def test_rpm_spaces_call_starts() -> None:
-    gw = Gateway({"m": ModelSpec(alias="m", model="fake/m", rpm=600)}, ScriptedBackend(InFlight(0.0)))
-    start = time.monotonic()
+    """Five calls at once at 600 rpm: the limiter holds back the second to fifth by 0.1,
+    0.2, 0.3 and 0.4 s, on the gateway's own clock (a fixed one here: no wall time)."""
+    waits: list[float] = []
+    lock = threading.Lock()
+
+    def sleep(seconds: float) -> None:
+        with lock:
+            waits.append(seconds)
+
+    spec = ModelSpec(alias="m", model="fake/m", rpm=600)
+    gw = Gateway({"m": spec}, ScriptedBackend(InFlight(0.0)), clock=lambda: 100.0, sleep=sleep)
     with ThreadPoolExecutor(max_workers=5) as pool:
         list(pool.map(lambda i: gw.complete(request(i)), range(5)))
-    assert time.monotonic() - start >= 0.4  # 5 starts, 0.1 s apart
+    assert sorted(waits) == pytest.approx([0.1, 0.2, 0.3, 0.4])
 
 
 def test_population_members_run_side_by_side(task_file: Path) -> None:
