@@ -137,8 +137,16 @@ def ensure_model(name: str) -> Path:
 class LocalServers:
     """One llama.cpp server per local model, started on demand, all stopped by close()."""
 
-    def __init__(self, *, threads: int = 2, n_ctx: int = 4096, startup_timeout_s: float = 180.0) -> None:
+    def __init__(
+        self,
+        *,
+        threads: int = 2,
+        n_ctx: int = 4096,
+        startup_timeout_s: float = 180.0,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         self._threads = threads
+        self._extra_args = extra_args
         self._n_ctx = n_ctx
         self._startup_timeout_s = startup_timeout_s
         self._servers: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
@@ -167,6 +175,7 @@ class LocalServers:
             sys.executable, "-m", "llama_cpp.server", "--model", str(path), "--model_alias", name,
             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(self._n_ctx),
             "--n_threads", str(self._threads), "--n_threads_batch", str(self._threads),
+            *self._extra_args,
         ]  # fmt: skip
         with log_path.open("wb") as log_file:
             proc = spawn(
