@@ -22,15 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import common
+import optuna
 from common import configurations, emit, prepared
 from search_vs_presets import label, row, search
 
 from accord.search.compare import Scored, best_preset, describe_paired, paired
 from accord.search.confirm import confirm
 from accord.search.preflight import study_tasks
-from accord.search.record import PRESET_ATTR
+from accord.search.record import PRESET_ATTR, STOPPED_ATTR
 from accord.search.study import best_trials, measured, study_cost
-from accord.search.studyfile import load_study
+from accord.search.studyfile import StudyDefinition, load_study
 
 STUDY = Path(__file__).resolve().parent.parent / "studies" / "local-search.toml"
 
@@ -51,41 +52,24 @@ def tuned_against(scored: list[Scored], preset: Scored) -> Scored | None:
     return max(pool, key=lambda s: (s.holdout.value, -s.holdout_cost), default=None)  # type: ignore[union-attr,operator]
 
 
-def run(trials: int, folder: Path) -> dict[str, Any]:
-    folder.mkdir(parents=True, exist_ok=True)
-    definition = prepared(load_study(STUDY), folder, None)
-    study = search(definition, trials)
-    scored = confirm(definition, top=3)
-    split = study_tasks(definition)
-    ran = measured(study.trials)
-    search_cost = study_cost(study)
-    seconds = sum(float(t.user_attrs.get("wall_seconds", 0.0)) for t in ran)
-    report: dict[str, Any] = {
-        "study": definition.name,
-        "cost_unit": definition.cost_unit,
-        "search_tasks": len(split.search),
-        "holdout_tasks": len(split.holdout),
-        "trials": len(ran),
-        "raced": sum(str(t.user_attrs.get("stopped", "")).startswith("raced") for t in ran),
-        "front_size": len(best_trials(study)),
-        "configurations": [row(s) for s in sorted(scored, key=lambda s: s.holdout_cost or 0.0)],
-        "search_cost": search_cost,
-        "search_seconds": round(seconds, 1),
-        "confirm_cost": sum(s.holdout_cost or 0.0 for s in scored),
-    }
+def verdict_of(
+    scored: list[Scored], study: optuna.Study, definition: StudyDefinition, trials: int, search_cost: float
+) -> dict[str, Any]:
+    """The tuned configuration against the best preset on the held-out tasks, and when
+    the search repays what it cost."""
     preset = best_preset(scored)
     tuned = tuned_against(scored, preset) if preset is not None else None
     if preset is None or tuned is None or preset.holdout is None or tuned.holdout is None:
         found_front = [t for t in best_trials(study) if not t.user_attrs.get(PRESET_ATTR)]
         reason = (
             "every point of the search front is a preset: in "
-            f"{len(ran) - len(definition.preset_trials)} trials of its own the search found no "
+            f"{trials - len(definition.preset_trials)} trials of its own the search found no "
             "configuration better or cheaper than a known method on the search tasks, so none was "
             "confirmed; the answer is the best preset"
             if not found_front
             else "the best preset or a found configuration was not confirmed"
         )
-        report["verdict"] = {
+        return {
             "best_preset": f"{label(preset)} on {preset.model}" if preset else None,
             "best_preset_holdout": preset.holdout.to_dict() if preset and preset.holdout else None,
             "tuned": None,
@@ -93,7 +77,6 @@ def run(trials: int, folder: Path) -> dict[str, Any]:
             "break_even_solved_tasks": None,
             "reason": reason,
         }
-        return report
     test = paired(tuned, preset)
     gap = tuned.holdout.value - preset.holdout.value
     verdict: dict[str, Any] = {
@@ -119,7 +102,32 @@ def run(trials: int, folder: Path) -> dict[str, Any]:
         verdict["break_even_note"] = (
             "the tuned configuration costs no less per solved task: the search never repays"
         )
-    report["verdict"] = verdict
+    return verdict
+
+
+def run(trials: int, folder: Path) -> dict[str, Any]:
+    folder.mkdir(parents=True, exist_ok=True)
+    definition = prepared(load_study(STUDY), folder, None)
+    study = search(definition, trials)
+    scored = confirm(definition, top=3)
+    split = study_tasks(definition)
+    ran = measured(study.trials)
+    search_cost = study_cost(study)
+    seconds = sum(float(t.user_attrs.get("wall_seconds", 0.0)) for t in ran)
+    report: dict[str, Any] = {
+        "study": definition.name,
+        "cost_unit": definition.cost_unit,
+        "search_tasks": len(split.search),
+        "holdout_tasks": len(split.holdout),
+        "trials": len(ran),
+        "raced": sum(str(t.user_attrs.get(STOPPED_ATTR, "")).startswith("raced") for t in ran),
+        "front_size": len(best_trials(study)),
+        "configurations": [row(s) for s in sorted(scored, key=lambda s: s.holdout_cost or 0.0)],
+        "search_cost": search_cost,
+        "search_seconds": round(seconds, 1),
+        "confirm_cost": sum(s.holdout_cost or 0.0 for s in scored),
+    }
+    report["verdict"] = verdict_of(scored, study, definition, len(ran), search_cost)
     return report
 
 

@@ -74,6 +74,34 @@ def hypervolume(points: list[tuple[float, float]], max_cost: float) -> float:
     return area
 
 
+def summary(
+    args: argparse.Namespace, rows: dict[str, list[dict[str, Any]]], measured_once: dict[RunConfig, RunResult]
+) -> dict[str, Any]:
+    """Each way's hypervolume against that of every configuration either way ran."""
+    every = [(r.pass_rate, r.cost) for r in measured_once.values()]
+    max_cost = max(cost for _, cost in every)
+    best_rate = max(rate for rate, _ in every)
+    report: dict[str, Any] = {
+        "tasks": args.tasks,
+        "trials": args.trials,
+        "seeds": args.seeds,
+        "configurations_run": len(measured_once),
+        "space_hypervolume": round(hypervolume(every, max_cost), 4),
+        "best_pass_rate_in_space": best_rate,
+    }
+    for way, studies in rows.items():
+        volumes = [hypervolume(s["front"], max_cost) for s in studies]
+        report[way] = {
+            "hypervolume_mean": round(statistics.mean(volumes), 4),
+            "hypervolume_sd": round(statistics.stdev(volumes), 4) if len(volumes) > 1 else 0.0,
+            "proposals_mean": round(statistics.mean(s["proposals"] for s in studies), 2),
+            "measured_mean": round(statistics.mean(s["measured"] for s in studies), 2),
+            "found_best_rate": sum(any(r >= best_rate for r, _ in s["front"]) for s in studies),
+            "hypervolumes": [round(v, 4) for v in volumes],
+        }
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=10)
@@ -116,27 +144,7 @@ def main() -> int:
                 print(
                     f"seed {seed} {way}: {len(ran)} measured, {len(study.trials)} proposals", file=sys.stderr
                 )
-    every = [(r.pass_rate, r.cost) for r in measured_once.values()]
-    max_cost = max(cost for _, cost in every)
-    best_rate = max(rate for rate, _ in every)
-    report: dict[str, Any] = {
-        "tasks": args.tasks,
-        "trials": args.trials,
-        "seeds": args.seeds,
-        "configurations_run": len(measured_once),
-        "space_hypervolume": round(hypervolume(every, max_cost), 4),
-        "best_pass_rate_in_space": best_rate,
-    }
-    for way, studies in rows.items():
-        volumes = [hypervolume(s["front"], max_cost) for s in studies]
-        report[way] = {
-            "hypervolume_mean": round(statistics.mean(volumes), 4),
-            "hypervolume_sd": round(statistics.stdev(volumes), 4) if len(volumes) > 1 else 0.0,
-            "proposals_mean": round(statistics.mean(s["proposals"] for s in studies), 2),
-            "measured_mean": round(statistics.mean(s["measured"] for s in studies), 2),
-            "found_best_rate": sum(any(r >= best_rate for r, _ in s["front"]) for s in studies),
-            "hypervolumes": [round(v, 4) for v in volumes],
-        }
+    report = summary(args, rows, measured_once)
     if args.json:
         print(json.dumps(report))
         return 0

@@ -22,6 +22,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 from accord.runners.loop import rules as selection
@@ -33,7 +34,7 @@ from accord.runners.sandbox import Sandbox
 from accord.runners.tasks.load import Task, load_tasks
 from accord.search.best import preset_config
 from accord.search.stats import wilson
-from accord.search.studyfile import load_study
+from accord.search.studyfile import StudyDefinition, load_study
 from accord.space import RunConfig
 
 STUDY = Path(__file__).resolve().parent.parent / "studies" / "replay-codet.toml"
@@ -66,6 +67,38 @@ def _groups(
     return expectation, distinct is not None and passed.get(members[distinct] or "", False)
 
 
+def plain_sampling(
+    sandbox: Sandbox,
+    tasks: Sequence[Task],
+    transcript: MemoryTranscript,
+    definition: StudyDefinition,
+    config: RunConfig,
+) -> tuple[list[float], list[float], list[bool]]:
+    """Plain sampling: every member's code against the hidden tests; per task its pass
+    rate, the expected pass rate of a pick among the top dual-agreement groups, and the
+    earlier variant's pick."""
+    codes: dict[str, list[str | None]] = defaultdict(list)
+    tests: dict[str, list[tuple[str, ...]]] = defaultdict(list)
+    for event in transcript.of(ExecuteEvent):
+        codes[event.task_id].append(event.code)
+        tests[event.task_id].append(event.tests)
+    plain, group_expectation, distinct = [], [], []
+    for task in tasks:
+        members = codes[task.task_id]
+        unique = list(dict.fromkeys(c for c in members if c))
+        runs = sandbox.run_many(
+            [(c, (task.hidden_test or "",)) for c in unique],
+            timeout_s=definition.hidden_timeout_s,
+            **harness(task),
+        )
+        passed = {c: r.all_passed for c, r in zip(unique, runs, strict=True)}
+        plain.append(sum(passed.get(c or "", False) for c in members) / len(members))
+        expectation, old_pick = _groups(sandbox, task, members, tests[task.task_id], passed, config)
+        group_expectation.append(expectation)
+        distinct.append(old_pick)
+    return plain, group_expectation, distinct
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=164, help="the first N HumanEval tasks (default: all)")
@@ -83,27 +116,8 @@ def main() -> int:
         selection_s = time.perf_counter() - start
         pairs = sandbox.executed_pairs
 
-        # plain sampling: every member's code against the hidden tests
-        codes: dict[str, list[str | None]] = defaultdict(list)
-        tests: dict[str, list[tuple[str, ...]]] = defaultdict(list)
-        for event in transcript.of(ExecuteEvent):
-            codes[event.task_id].append(event.code)
-            tests[event.task_id].append(event.tests)
         start = time.perf_counter()
-        plain, group_expectation, distinct = [], [], []
-        for task in tasks:
-            members = codes[task.task_id]
-            unique = list(dict.fromkeys(c for c in members if c))
-            runs = sandbox.run_many(
-                [(c, (task.hidden_test or "",)) for c in unique],
-                timeout_s=definition.hidden_timeout_s,
-                **harness(task),
-            )
-            passed = {c: r.all_passed for c, r in zip(unique, runs, strict=True)}
-            plain.append(sum(passed.get(c or "", False) for c in members) / len(members))
-            expectation, old_pick = _groups(sandbox, task, members, tests[task.task_id], passed, config)
-            group_expectation.append(expectation)
-            distinct.append(old_pick)
+        plain, group_expectation, distinct = plain_sampling(sandbox, tasks, transcript, definition, config)
         plain_s = time.perf_counter() - start
 
     report = {

@@ -19,16 +19,26 @@ def modules() -> list[Path]:
     return sorted(p for package in PACKAGES for p in (REPO / package).rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(REPO)))
-def test_functions_and_modules_are_small(path: Path) -> None:
-    text = path.read_text()
-    assert len(text.splitlines()) <= MAX_MODULE_LINES
-    long = [
+def long_functions(text: str) -> list[str]:
+    return [
         f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
         for node in ast.walk(ast.parse(text))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and (node.end_lineno or 0) - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(REPO)))
+def test_functions_and_modules_are_small(path: Path) -> None:
+    text = path.read_text()
+    assert len(text.splitlines()) <= MAX_MODULE_LINES
+    assert not long_functions(text)
+
+
+def test_benchmark_functions_are_small_too() -> None:
+    long = {
+        p.name: found for p in (REPO / "benchmarks").glob("*.py") if (found := long_functions(p.read_text()))
+    }
     assert not long
 
 
