@@ -40,7 +40,10 @@ def test_quickstart_study_is_valid_and_every_configuration_draws_on_the_presets_
     tests at one temperature, no more than codet's population, no repair rounds): the
     response cache pays for each once. A space widened past that fails here."""
     definition = load_study(Path(__file__).resolve().parents[2] / "studies" / "quickstart.toml")
-    assert [(p.name, p.model) for p in definition.preset_trials] == [("single-shot", "qwen"), ("codet", "qwen")]
+    assert [(p.name, p.model) for p in definition.preset_trials] == [
+        ("single-shot", "qwen"),
+        ("codet", "qwen"),
+    ]
     assert definition.holdout == 0.5  # the quick start confirms on tasks its search never saw
     assert all(spec.is_local for spec in definition.models.values())
     space = definition.space
