@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from accord.runners.llm import LLMRequest, ModelSpec, RawCompletion, cut
+from accord.runners.llm import LLMRequest, ModelSpec, RawCompletion
 
 Script = Callable[[LLMRequest], str]
 
@@ -37,7 +37,7 @@ class ScriptedBackend:
 
     def __call__(self, spec: ModelSpec, request: LLMRequest) -> RawCompletion:
         self.calls.append(request)
-        text = cut(self.script(request), request.stop)  # as a server ends an answer
+        text = self.script(request)
         prompt_tokens = sum(_count(m["content"]) for m in request.messages)
         completion_tokens = _count(text)
         return RawCompletion(
@@ -120,8 +120,6 @@ class ScriptedOpenAIServer:
         with self._lock:
             self.models.append(str(body.get("model")))
         text = self.answer(messages) if self.answer else self.text
-        stop = body.get("stop") or ()
-        text = cut(text, [stop] if isinstance(stop, str) else stop)  # as a server ends an answer
         words = sum(len(str(m.get("content", "")).split()) for m in messages)
         answer: dict[str, Any] = {
             "id": "scripted",

@@ -15,10 +15,8 @@ from accord.runners.llm.records import (
     ModelSpec,
     RawCompletion,
 )
-from accord.runners.llm.stops import CODE_STOPS, cut
 
 __all__ = [
-    "CODE_STOPS",
     "Backend",
     "Completion",
     "Gateway",
@@ -32,7 +30,6 @@ __all__ = [
     "ResponseCache",
     "cache_key",
     "count_tokens",
-    "cut",
     "map_error",
     "price",
 ]

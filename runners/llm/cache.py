@@ -47,7 +47,7 @@ class ResponseCache:
 def cache_key(spec: ModelSpec, request: LLMRequest) -> str:
     """Identity of a call: the model itself (not its alias), the prompt, the sampling
     parameters and the sample index."""
-    identity: dict[str, Any] = {
+    identity = {
         "model": spec.model,
         "api_base": None if spec.is_local else spec.api_base,
         "messages": [dict(m) for m in request.messages],
@@ -58,6 +58,4 @@ def cache_key(spec: ModelSpec, request: LLMRequest) -> str:
     }
     if request.draw:  # draw 0 keeps the keys of every answer cached before draws existed
         identity["draw"] = request.draw
-    if request.stop:  # likewise an answer asked without stop sequences
-        identity["stop"] = list(request.stop)
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()

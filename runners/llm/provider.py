@@ -205,8 +205,6 @@ class LiteLLMBackend:
             "timeout": spec.timeout_s,
             "num_retries": 0,  # the gateway retries, with the same policy for every backend
         }
-        if request.stop:
-            kwargs["stop"] = list(request.stop)
         self._route(spec, kwargs)
         self._register_price(module, spec, kwargs["model"])
         start = time.perf_counter()

@@ -77,9 +77,6 @@ class LLMRequest:
     check): for accounting and fakes, not part of the cache key."""
     task_id: str = ""
     """The task asked about (replay corpora are indexed by it); not part of the cache key."""
-    stop: tuple[str, ...] = ()
-    """Stop sequences: the answer ends before the first of them (code answers:
-    ``stops.CODE_STOPS``). Part of the cache key when given."""
     measure: bool = False
     """The answer cannot change the configuration's result (the tests of a lone sample
     without repair): it is paid, but counted apart from the cost objective."""

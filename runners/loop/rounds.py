@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from accord.runners.llm import CODE_STOPS, LLMRequest
+from accord.runners.llm import LLMRequest
 from accord.runners.loop import repairs, techniques
 from accord.runners.loop.members import (
     MAX_PARALLEL_MEMBERS,
@@ -55,8 +55,6 @@ RESAMPLE_STRIDE = 1000
 """Sample index offset per round, so a regenerated answer is a new sample."""
 N_TESTS = 5
 MEASURE_STAGES = frozenset({"tests", "explain", "check"})
-STOPPED_STAGES = {"code": CODE_STOPS, "repair": CODE_STOPS}
-"""Stages whose answer is code: it ends where the demo code after the function begins."""
 """The stages a lone, unrepaired sample's answer does not depend on."""
 ADAPTIVE_BATCH = 4
 """Members drawn at a time by an adaptive population (the Beta criterion can first stop
@@ -107,7 +105,6 @@ class Loop:
             role=role,
             stage=stage,
             task_id=self.task.task_id,
-            stop=STOPPED_STAGES.get(stage, ()),
             measure=stage in self.measure_stages,
             draw=self.ctx.draw,
         )

@@ -99,12 +99,11 @@ _KEEP = (
 
 def _strip_scaffolding(source: str) -> str:
     """Drop top-level demo code (calls, prints, asserts, ``if __name__`` blocks) that
-    models add after the function: it runs at load and would fail a correct function.
-    The kept statements' own lines stand as written; what lay between and after them
-    (blank lines, comments) goes, so that an answer ended early by a stop sequence
-    extracts to the same code as the whole answer."""
+    models add after the function: it runs at load and would fail a correct function."""
     tree = ast.parse(source)
     kept = [node for node in tree.body if isinstance(node, _KEEP)]
+    if len(kept) == len(tree.body):
+        return source
     lines = source.splitlines()
 
     def start(node: ast.stmt) -> int:

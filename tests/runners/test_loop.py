@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from accord.runners.llm import CODE_STOPS, Gateway, LLMRequest, Meter, ModelSpec, ResponseCache, cut
+from accord.runners.llm import Gateway, LLMRequest, Meter, ModelSpec, ResponseCache
 from accord.runners.loop.members import LoopContext
 from accord.runners.loop.population import run_population
 from accord.runners.loop.repairs import blame
@@ -14,7 +14,6 @@ from accord.runners.loop.rounds import run_loops
 from accord.runners.loop.transcript import ExecuteEvent, MemoryTranscript
 from accord.runners.run import run_config
 from accord.runners.sandbox import Sandbox
-from accord.runners.tasks.extract import extract_code
 from accord.runners.tasks.load import load_tasks
 from accord.runners.testing import ScriptedBackend, by_role, fenced
 from accord.space import PromptLibrary, RoleConfig, RunConfig
@@ -360,47 +359,3 @@ def test_tasks_in_flight_each_count_their_own_calls(tmp_path: Path, tasks: tuple
     assert [o.calls for o in result.outcomes] == [9, 9]  # 3 code, 3 tests, 3 repairs each
     assert sum(o.calls for o in result.outcomes) == ctx.meter.calls == len(backend.calls)
     assert sum(o.cost for o in result.outcomes) == pytest.approx(result.cost)
-
-
-DEMO_TAIL = "\n\n# Example usage\nprint(add(1, 2))\nassert add(2, 2) == 4\nif __name__ == '__main__':\n    print('ok')\n"
-
-
-def test_code_answers_end_at_the_demo_code_and_tests_answers_do_not(
-    tmp_path: Path, tasks: tuple, sandbox: Sandbox
-) -> None:
-    """Code requests carry the stop sequences, so the demo a model writes after the
-    function is never generated; a tests answer is all asserts, and its request has none."""
-    code = "from math import fsum\n\ndef add(a, b):\n    return int(fsum([a, b]))"
-    backend = ScriptedBackend(
-        by_role({"coder": "```python\n" + code + DEMO_TAIL + "```", "tester": GOOD_TESTS["add"]})
-    )
-    ctx = context(tmp_path, backend, sandbox)
-    transcript = MemoryTranscript()
-    ctx = dataclasses.replace(ctx, transcript=transcript)
-    [member] = run_loops(tasks[0], config(rounds=1), ctx)
-    by_stage = {r.stage: r for r in backend.calls}
-    assert by_stage["code"].stop == CODE_STOPS and by_stage["tests"].stop == ()
-    assert member.aligned and member.code == code.replace("\n\n", "\n") + "\n"  # statements as written
-    [answer] = [e.response for e in transcript.events if getattr(e, "stage", "") == "code"]
-    assert "print(" not in answer and "# Example usage" not in answer  # never generated
-
-
-@pytest.mark.parametrize(
-    "tail",
-    [
-        DEMO_TAIL,
-        "\n\n# Test cases to verify the function\nassert add(1, 1) == 2\n",
-        "\n\nprint(add(1, 2))  # 3\n\n# more\nprint(add(2, 2))\n",
-        "\n\nif __name__ == '__main__':\n    import doctest\n    doctest.testmod()\n",
-    ],
-)
-def test_an_answer_cut_at_a_stop_extracts_to_the_same_code_as_the_whole_answer(tail: str) -> None:
-    """The stop sequences may only end what extraction drops anyway."""
-    prompt = 'from typing import List\n\n\ndef add(a: int, b: int) -> int:\n    """Add."""\n'
-    body = "from typing import List\n\n# a comment between\ndef add(a: int, b: int) -> int:\n    return a + b"
-    for whole in ("```python\n" + body + tail + "```\nDone.", body + tail):
-        short = cut(whole, CODE_STOPS)
-        assert short != whole
-        full = extract_code(whole, prompt=prompt, entry_point="add")
-        assert full is not None and "print" not in full
-        assert extract_code(short, prompt=prompt, entry_point="add") == full
