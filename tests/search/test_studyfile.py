@@ -34,28 +34,6 @@ def test_local_models_get_documented_default_prices(study_file: Callable[..., Pa
     assert overridden.models["tiny"].output_cost_per_token == 5e-6
 
 
-def test_quickstart_study_is_valid_and_every_configuration_draws_on_the_presets_samples() -> None:
-    """The quick start stays a few minutes long because every configuration of its space
-    asks the local models for samples the codet preset asks for (direct code and basic
-    tests at one temperature, no more than codet's population, no repair rounds): the
-    response cache pays for each once. A space widened past that fails here."""
-    definition = load_study(Path(__file__).resolve().parents[2] / "studies" / "quickstart.toml")
-    assert [(p.name, p.model) for p in definition.preset_trials] == [
-        ("single-shot", "qwen"),
-        ("codet", "qwen"),
-    ]
-    assert definition.holdout == 0.5  # the quick start confirms on tasks its search never saw
-    assert all(spec.is_local for spec in definition.models.values())
-    space = definition.space
-    assert space.values("technique") == ("direct",) and space.values("loop.max_rounds") == (0,)
-    assert space.values("tester.model") == ("qwen",) and space.values("tester.prompt") == ("basic",)
-    for role in ("coder", "tester"):
-        assert set(space.values(f"{role}.temperature")) == {0.2}
-    assert max(space.values("population.size")) == 2  # codet's population (its MAX)
-    assert "smollm2>qwen" in space.values("coder.model")  # a cascade, gated by agreement
-    assert space.values("cascade.gate") == ("aligned",)
-
-
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
